@@ -1,0 +1,247 @@
+//! Command-line interface: argv → settings → library calls. No tokenization logic here.
+//!
+//! Exit codes: 0 success (also when the output pipe was closed early, as with `| head`),
+//! 1 a runtime error (unreadable input, bad model file, invalid UTF-8 with `--strict`, write
+//! failure), 2 a usage error.
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::Error;
+use crate::output::{Format, PieceWriter, TokenWriter};
+use crate::pipeline::{self, InputStream, StreamOptions};
+use crate::rules::RuleSet;
+use crate::stats::Stats;
+use crate::subword::WordPiece;
+
+/// Output buffer size: big writes, few syscalls.
+const OUTPUT_BUFFER: usize = 256 * 1024;
+
+const AFTER_HELP: &str = "\
+Examples:
+  tokstream encode < corpus.txt > ids.txt              ids of bert-base-uncased, one line per line
+  tokstream encode --format u32 -o ids.bin corpus.txt  raw little-endian u32 ids
+  tokstream encode --model path/to/tokenizer.json --format jsonl doc.txt
+  tokstream split --rules bert-cased a.txt b.txt       pieces of two files read as one stream
+  tokstream encode --format none --stats big.txt       count only, with a throughput summary
+
+Exit status: 0 on success (also when the output pipe closes early), 1 on a runtime error
+(unreadable file, bad model, invalid UTF-8 with --strict), 2 on a usage error.";
+
+/// tokstream: a streaming tokenizer front end, exact to Hugging Face tokenizers.
+#[derive(Parser, Debug)]
+#[command(name = "tokstream", version, about, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Cut text into pre-token pieces (words, punctuation, CJK characters).
+    ///
+    /// Pieces are printed as their original bytes; with --format text they are separated by
+    /// one space (a piece never contains ASCII whitespace), one output line per input line.
+    Split(SplitArgs),
+    /// Turn text into token ids.
+    ///
+    /// Text is tokenized as plain text: a literal "[SEP]" in the input is not a special token,
+    /// and no [CLS]/[SEP] are added.
+    Encode(EncodeArgs),
+    /// List the built-in models and rule sets.
+    Models,
+}
+
+#[derive(Args, Debug)]
+struct CommonArgs {
+    /// Input files, read in order as one stream ("-" is stdin; none: stdin).
+    #[arg(value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Write output to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Print a summary on stderr: bytes, lines, pieces, tokens, [UNK], replaced, seconds, MB/s, tokens/s.
+    #[arg(long)]
+    stats: bool,
+    /// Reject invalid UTF-8: exit 1 naming the file and byte offset. Default: replace each bad
+    /// sequence with U+FFFD (like String::from_utf8_lossy), count it and warn once.
+    #[arg(long)]
+    strict: bool,
+    /// Bytes read per chunk. Memory use is a small multiple of it; output never depends on it.
+    #[arg(long, value_name = "BYTES", default_value_t = pipeline::DEFAULT_CHUNK_SIZE,
+          value_parser = parse_chunk_size)]
+    chunk_size: usize,
+}
+
+#[derive(Args, Debug)]
+struct SplitArgs {
+    /// Pre-tokenizer rules: bert (lowercase, strip accents, as bert-base-uncased) or bert-cased.
+    #[arg(long, value_name = "RULES", default_value = "bert")]
+    rules: RuleSet,
+    /// Output format: text (pieces separated by a space, a line per input line), jsonl
+    /// ({"pieces":[["text",start,end],...]} per input line, absolute byte offsets) or none.
+    #[arg(long, value_name = "FORMAT", default_value = "text",
+          value_parser = ["text", "jsonl", "none"])]
+    format: String,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args, Debug)]
+struct EncodeArgs {
+    /// Model: a built-in name (bert-base-uncased) or a path to a WordPiece vocab.txt or a
+    /// Hugging Face tokenizer.json.
+    #[arg(
+        long,
+        short,
+        value_name = "NAME|PATH",
+        default_value = "bert-base-uncased"
+    )]
+    model: String,
+    /// Output format: text (ids separated by a space, a line per input line), jsonl
+    /// ({"tokens":[[id,start,end],...]} per input line, absolute byte offsets), u32 or u16
+    /// (raw little-endian ids), none (count only).
+    #[arg(long, value_name = "FORMAT", default_value = "text",
+          value_parser = ["text", "jsonl", "u32", "u16", "none"])]
+    format: String,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+/// Built-in models: name and description.
+const BUILTIN_MODELS: &[(&str, &str)] = &[(
+    "bert-base-uncased",
+    "WordPiece, 30,522 tokens, uncased BERT normalizer (embedded)",
+)];
+
+/// Resolve `--model`.
+pub fn load_model(name: &str) -> crate::Result<WordPiece> {
+    if name == "bert-base-uncased" {
+        return Ok(WordPiece::bert_base_uncased());
+    }
+    let path = PathBuf::from(name);
+    if !path.exists() {
+        let names: Vec<_> = BUILTIN_MODELS.iter().map(|(n, _)| *n).collect();
+        return Err(Error::config(format!(
+            "unknown model '{name}': not a built-in model ({}) and no such file",
+            names.join(", ")
+        )));
+    }
+    WordPiece::from_path(&path)
+}
+
+/// Run the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match run(cli) {
+        Ok(()) => 0,
+        Err(e) if e.is_broken_pipe() => 0,
+        Err(e) => {
+            eprintln!("tokstream: error: {e}");
+            match e.kind() {
+                crate::ErrorKind::Config(_) => 2,
+                _ => 1,
+            }
+        }
+    }
+}
+
+fn open_output(path: &Option<PathBuf>) -> crate::Result<Box<dyn Write>> {
+    Ok(match path {
+        Some(p) => {
+            let f = File::create(p).map_err(|e| Error::from(e).with_path(p))?;
+            Box::new(BufWriter::with_capacity(OUTPUT_BUFFER, f))
+        }
+        None => Box::new(BufWriter::with_capacity(OUTPUT_BUFFER, io::stdout().lock())),
+    })
+}
+
+fn run(cli: Cli) -> crate::Result<()> {
+    match cli.command {
+        Command::Models => {
+            println!("models (tokstream encode --model NAME):");
+            for (n, d) in BUILTIN_MODELS {
+                println!("  {n:<20} {d}");
+            }
+            println!(
+                "  PATH                 a WordPiece vocab.txt or a Hugging Face tokenizer.json"
+            );
+            println!("rule sets (tokstream split --rules NAME):");
+            for r in RuleSet::ALL {
+                println!("  {}", r.name());
+            }
+            Ok(())
+        }
+        Command::Split(a) => {
+            let format: Format = a.format.parse().map_err(Error::config)?;
+            let mut input = InputStream::open(&a.common.files)?;
+            let opts = stream_options(&a.common);
+            let mut writer = PieceWriter::new(open_output(&a.common.output)?, format)?;
+            let res = pipeline::split_stream(&mut input, a.rules.bert_config(), &opts, &mut writer);
+            let stats = res.map_err(|e| input.locate_error(e))?;
+            writer.finish()?;
+            report(&a.common, &input, &stats);
+            Ok(())
+        }
+        Command::Encode(a) => {
+            let format: Format = a.format.parse().map_err(Error::config)?;
+            let model = load_model(&a.model)?;
+            let mut input = InputStream::open(&a.common.files)?;
+            let opts = stream_options(&a.common);
+            let out = open_output(&a.common.output)?;
+            let mut writer = TokenWriter::new(out, format, model.vocab().len())?;
+            let res = pipeline::encode_stream(&mut input, &model, &opts, &mut writer);
+            let stats = res.map_err(|e| input.locate_error(e))?;
+            writer.finish()?;
+            report(&a.common, &input, &stats);
+            Ok(())
+        }
+    }
+}
+
+fn stream_options(c: &CommonArgs) -> StreamOptions {
+    StreamOptions {
+        chunk_size: c.chunk_size,
+        strict_utf8: c.strict,
+    }
+}
+
+/// The end-of-run messages on stderr: the lossy-UTF-8 warning and the `--stats` summary.
+fn report(c: &CommonArgs, input: &InputStream, stats: &Stats) {
+    if let Some(at) = stats.first_replaced {
+        let (name, off) = input.locate(at);
+        eprintln!(
+            "tokstream: warning: replaced {} invalid UTF-8 sequence(s) with U+FFFD (first in {name} \
+             at byte offset {off}); --strict rejects them",
+            stats.replaced
+        );
+    }
+    if c.stats {
+        let mut err = io::stderr().lock();
+        if err.is_terminal() {
+            let _ = writeln!(err, "-- tokstream stats --");
+        }
+        let _ = write!(err, "{stats}");
+    }
+}
+
+fn parse_chunk_size(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of bytes"))?;
+    if (1..=1 << 30).contains(&n) {
+        Ok(n)
+    } else {
+        Err("must be between 1 and 2^30".into())
+    }
+}

@@ -1,0 +1,106 @@
+//! The `split` writer: prints pieces as their original bytes.
+
+use std::io::Write;
+
+use super::Format;
+use super::json::JsonStr;
+use crate::rules::{Piece, PieceSink};
+
+/// Writes pre-token pieces in a [`Format`] and counts them.
+///
+/// * `text`: the original bytes of each piece, separated by one space, one output line per
+///   input line (a piece never contains ASCII whitespace).
+/// * `jsonl`: `{"pieces":[["text",start,end],...]}` per input line, offsets absolute.
+/// * `none`: nothing.
+pub struct PieceWriter<W: Write> {
+    out: W,
+    format: Format,
+    in_line: bool,
+    in_piece: bool,
+    json: JsonStr,
+    pieces: u64,
+}
+
+impl<W: Write> PieceWriter<W> {
+    /// A writer of `format` (`text`, `jsonl` or `none`) into `out`.
+    pub fn new(out: W, format: Format) -> crate::Result<Self> {
+        if matches!(format, Format::U32 | Format::U16) {
+            return Err(crate::Error::config(format!(
+                "--format {format} writes token ids: use it with `tokstream encode`"
+            )));
+        }
+        Ok(PieceWriter {
+            out,
+            format,
+            in_line: false,
+            in_piece: false,
+            json: JsonStr::default(),
+            pieces: 0,
+        })
+    }
+
+    /// Pieces written so far.
+    pub fn pieces(&self) -> u64 {
+        self.pieces
+    }
+
+    /// Flush and return the inner writer.
+    pub fn finish(mut self) -> crate::Result<W> {
+        self.out.flush()?;
+        Ok(self.out)
+    }
+
+    fn open_piece(&mut self) -> std::io::Result<()> {
+        if self.in_piece {
+            return Ok(());
+        }
+        self.in_piece = true;
+        match self.format {
+            Format::Text if self.in_line => self.out.write_all(b" ")?,
+            Format::Jsonl if self.in_line => self.out.write_all(b",[\"")?,
+            Format::Jsonl => self.out.write_all(b"{\"pieces\":[[\"")?,
+            _ => {}
+        }
+        self.in_line = true;
+        Ok(())
+    }
+
+    fn write_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self.format {
+            Format::Text => self.out.write_all(bytes),
+            Format::Jsonl => self.json.push(&mut self.out, bytes),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl<W: Write> PieceSink for PieceWriter<W> {
+    fn raw_fragment(&mut self, _start: u64, bytes: &[u8]) -> crate::Result<()> {
+        self.open_piece()?;
+        self.write_raw(bytes)?;
+        Ok(())
+    }
+
+    fn piece(&mut self, p: &Piece<'_>) -> crate::Result<()> {
+        self.pieces += 1;
+        self.open_piece()?;
+        self.write_raw(p.raw)?;
+        if self.format == Format::Jsonl {
+            self.json.finish(&mut self.out)?;
+            write!(self.out, "\",{},{}]", p.start, p.end)?;
+        }
+        self.in_piece = false;
+        Ok(())
+    }
+
+    fn line_end(&mut self, _at: u64) -> crate::Result<()> {
+        match self.format {
+            Format::Text => self.out.write_all(b"\n")?,
+            Format::Jsonl if self.in_line => self.out.write_all(b"]}\n")?,
+            Format::Jsonl => self.out.write_all(b"{\"pieces\":[]}\n")?,
+            _ => {}
+        }
+        self.in_line = false;
+        Ok(())
+    }
+}

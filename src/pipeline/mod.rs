@@ -1,0 +1,236 @@
+//! Streaming drivers: read → chunk → rules → (subword) → writer, in bounded memory.
+//!
+//! Today the stages run on one thread, in order. The chunk reader already cuts at safe
+//! boundaries and every stage is resumable, which is what the parallel pipeline builds on.
+
+pub mod input;
+pub mod reader;
+
+use std::io::{Read, Write};
+use std::time::Instant;
+
+pub use input::InputStream;
+pub use reader::ChunkReader;
+
+use crate::output::{PieceWriter, TokenWriter};
+use crate::rules::{BertConfig, BertSplitter, Piece, PieceSink};
+use crate::stats::Stats;
+use crate::subword::WordPiece;
+use crate::subword::wordpiece::SubToken;
+
+/// Default chunk size: large enough to amortize per-chunk work, small enough for the cache.
+pub const DEFAULT_CHUNK_SIZE: usize = 256 * 1024;
+
+/// How a stream is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamOptions {
+    /// Bytes per chunk (output never depends on it).
+    pub chunk_size: usize,
+    /// Reject invalid UTF-8 instead of replacing it.
+    pub strict_utf8: bool,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        StreamOptions {
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            strict_utf8: false,
+        }
+    }
+}
+
+/// A token with absolute byte offsets into the original stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Token {
+    /// Token id.
+    pub id: u32,
+    /// First byte.
+    pub start: u64,
+    /// One past the last byte.
+    pub end: u64,
+}
+
+/// Feed `input` through the BERT rules into `sink`; returns bytes, lines and replacements.
+pub fn run_rules<R: Read, S: PieceSink + ?Sized>(
+    input: R,
+    mut cfg: BertConfig,
+    opts: &StreamOptions,
+    sink: &mut S,
+) -> crate::Result<Stats> {
+    let t0 = Instant::now();
+    cfg.strict_utf8 = opts.strict_utf8;
+    let mut rules = BertSplitter::new(cfg);
+    let mut reader = ChunkReader::new(input, opts.chunk_size);
+    let mut stats = Stats::default();
+    let mut last_byte = b'\n';
+    while let Some((_, chunk)) = reader.next_chunk()? {
+        stats.bytes += chunk.len() as u64;
+        stats.lines += memchr::memchr_iter(b'\n', chunk).count() as u64;
+        last_byte = *chunk.last().unwrap_or(&last_byte);
+        rules.feed(chunk, sink)?;
+    }
+    rules.finish(sink)?;
+    if last_byte != b'\n' {
+        stats.lines += 1;
+    }
+    stats.replaced = rules.replaced();
+    stats.first_replaced = rules.first_replaced();
+    stats.seconds = t0.elapsed().as_secs_f64();
+    Ok(stats)
+}
+
+/// `tokstream split`: pieces of `input` under `rules`, written by `writer`.
+pub fn split_stream<R: Read, W: Write>(
+    input: R,
+    rules: BertConfig,
+    opts: &StreamOptions,
+    writer: &mut PieceWriter<W>,
+) -> crate::Result<Stats> {
+    let cfg = BertConfig {
+        keep_raw: true,
+        norm_cap: 0,
+        ..rules
+    };
+    let mut stats = run_rules(input, cfg, opts, writer)?;
+    stats.pieces = writer.pieces();
+    Ok(stats)
+}
+
+/// Receives tokens (the output side of `encode`).
+pub trait TokenSink {
+    /// One token.
+    fn token(&mut self, t: Token) -> crate::Result<()>;
+    /// The end of an input line.
+    fn line_end(&mut self) -> crate::Result<()> {
+        Ok(())
+    }
+}
+
+impl TokenSink for Vec<Token> {
+    fn token(&mut self, t: Token) -> crate::Result<()> {
+        self.push(t);
+        Ok(())
+    }
+}
+
+impl<W: Write> TokenSink for TokenWriter<W> {
+    fn token(&mut self, t: Token) -> crate::Result<()> {
+        TokenWriter::token(self, t.id, t.start, t.end)
+    }
+    fn line_end(&mut self) -> crate::Result<()> {
+        TokenWriter::line_end(self)
+    }
+}
+
+/// Turns pieces into tokens with a WordPiece model.
+pub struct EncodeSink<'m, T> {
+    model: &'m WordPiece,
+    subs: Vec<SubToken>,
+    out: T,
+    /// Counts of pieces, tokens and `[UNK]`.
+    pub stats: Stats,
+}
+
+impl<'m, T: TokenSink> EncodeSink<'m, T> {
+    /// Encode every piece with `model` into `out`.
+    pub fn new(model: &'m WordPiece, out: T) -> Self {
+        EncodeSink {
+            model,
+            subs: Vec::with_capacity(16),
+            out,
+            stats: Stats::default(),
+        }
+    }
+
+    /// The token sink.
+    pub fn into_inner(self) -> T {
+        self.out
+    }
+}
+
+impl<T: TokenSink> PieceSink for EncodeSink<'_, T> {
+    fn piece(&mut self, p: &Piece<'_>) -> crate::Result<()> {
+        self.stats.pieces += 1;
+        self.subs.clear();
+        let ok = self
+            .model
+            .encode_word(p.normalized, p.chars, &mut self.subs);
+        self.stats.tokens += self.subs.len() as u64;
+        if !ok {
+            self.stats.unk += 1;
+            return self.out.token(Token {
+                id: self.model.unk_id(),
+                start: p.start,
+                end: p.end,
+            });
+        }
+        for t in &self.subs {
+            // Map normalized bytes back to the original characters they came from.
+            let start = p.align[t.start].0;
+            let end = p.align[t.end - 1].1;
+            self.out.token(Token {
+                id: t.id,
+                start,
+                end,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn line_end(&mut self, _at: u64) -> crate::Result<()> {
+        self.out.line_end()
+    }
+}
+
+/// The rules configuration a WordPiece model needs.
+fn encode_rules(model: &WordPiece) -> BertConfig {
+    BertConfig {
+        norm_cap: model.config().max_input_chars_per_word,
+        ..model.normalizer()
+    }
+}
+
+/// `tokstream encode`: token ids of `input` under `model`, into `out`.
+pub fn encode_stream<R: Read, T: TokenSink>(
+    input: R,
+    model: &WordPiece,
+    opts: &StreamOptions,
+    out: &mut T,
+) -> crate::Result<Stats> {
+    let mut sink = EncodeSink::new(model, out);
+    let mut stats = run_rules(input, encode_rules(model), opts, &mut sink)?;
+    stats.pieces = sink.stats.pieces;
+    stats.tokens = sink.stats.tokens;
+    stats.unk = sink.stats.unk;
+    Ok(stats)
+}
+
+impl<T: TokenSink + ?Sized> TokenSink for &mut T {
+    fn token(&mut self, t: Token) -> crate::Result<()> {
+        (**self).token(t)
+    }
+    fn line_end(&mut self) -> crate::Result<()> {
+        (**self).line_end()
+    }
+}
+
+/// Encode a whole text in memory: the tokens of `text` with absolute byte offsets.
+/// Invalid UTF-8 is replaced (lossy mode).
+///
+/// ```
+/// let model = tokstream::subword::WordPiece::bert_base_uncased();
+/// let tokens = tokstream::pipeline::encode_bytes(&model, "Hello, world!".as_bytes())?;
+/// let ids: Vec<u32> = tokens.iter().map(|t| t.id).collect();
+/// assert_eq!(ids, [7592, 1010, 2088, 999]);
+/// assert_eq!((tokens[2].start, tokens[2].end), (7, 12));
+/// # Ok::<(), tokstream::Error>(())
+/// ```
+pub fn encode_bytes(model: &WordPiece, text: &[u8]) -> crate::Result<Vec<Token>> {
+    let mut out = Vec::new();
+    let opts = StreamOptions {
+        chunk_size: text.len().max(1),
+        strict_utf8: false,
+    };
+    encode_stream(text, model, &opts, &mut out)?;
+    Ok(out)
+}

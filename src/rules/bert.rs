@@ -1,0 +1,497 @@
+//! The BERT rules: Hugging Face's `BertNormalizer` followed by `BertPreTokenizer`, computed in one
+//! streaming pass over the original bytes (SPEC.md section 1).
+//!
+//! HF normalizes the whole text first and then splits the normalized text. Every BERT
+//! normalization step works one character at a time, so this engine does the same per
+//! character: for each original character it decides deleted / whitespace / CJK, then produces
+//! its normalized characters (strip accents, lowercase) and classifies *those* as punctuation or
+//! word characters. This matters: `≠` normalizes to `=` (punctuation) and `が` to `か`.
+//!
+//! Offsets follow HF's alignments: a piece spans from the original start of the character that
+//! produced its first normalized character to the original end of the character that produced
+//! its last one. Deleted characters (controls, U+FFFD, stripped marks) at the edges of a word
+//! are therefore outside its span, and inside it they are part of the raw bytes.
+//!
+//! The engine is a resumable state machine: chunks may be cut anywhere, even inside a UTF-8
+//! character or a word, and the output is the same. Memory is bounded: a word keeps at most
+//! [`BertConfig::norm_cap`] normalized characters (WordPiece needs no more: a longer word is
+//! `[UNK]`), and raw bytes of a word spanning a cut are handed on as fragments.
+
+use crate::error::{Error, ErrorKind};
+use crate::rules::{Piece, PieceKind, PieceSink};
+use crate::scan::class::{BYTE_CLASS, PUNCT, WORD, WS};
+use crate::scan::utf8::{Decoded, decode};
+use crate::unicode::{is_bert_chinese, is_bert_control, is_bert_punct, strip_accents};
+
+/// Deleted characters after an unfinished word kept across chunk cuts before they are handed on
+/// as part of the word's raw bytes (see [`BertSplitter`]); only reached by pathological input.
+const HELD_CAP: usize = 64 * 1024;
+
+/// Settings of the BERT normalizer and of what the engine reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BertConfig {
+    /// Delete controls (Cc, Cf, Co except `\t \n \r`), U+0000 and U+FFFD.
+    pub clean_text: bool,
+    /// Isolate CJK ideographs (HF's ranges) as pieces of their own.
+    pub handle_chinese_chars: bool,
+    /// NFD, then delete nonspacing marks (Mn).
+    pub strip_accents: bool,
+    /// `char::to_lowercase` per character.
+    pub lowercase: bool,
+    /// Report the original bytes of each piece (`split` output needs them, `encode` does not).
+    pub keep_raw: bool,
+    /// Most normalized characters kept per piece; longer pieces report `chars > norm_cap`.
+    pub norm_cap: usize,
+    /// Reject invalid UTF-8 with an error instead of replacing it with U+FFFD.
+    pub strict_utf8: bool,
+}
+
+impl BertConfig {
+    /// bert-base-uncased: lowercase and strip accents.
+    pub fn uncased() -> Self {
+        BertConfig {
+            clean_text: true,
+            handle_chinese_chars: true,
+            strip_accents: true,
+            lowercase: true,
+            keep_raw: false,
+            norm_cap: 100,
+            strict_utf8: false,
+        }
+    }
+
+    /// Cased BERT models: no lowercasing, no accent stripping.
+    pub fn cased() -> Self {
+        BertConfig {
+            strip_accents: false,
+            lowercase: false,
+            ..BertConfig::uncased()
+        }
+    }
+}
+
+/// The word being built; pieces of one character reuse it too.
+#[derive(Debug, Default)]
+struct Word {
+    active: bool,
+    kind: Option<PieceKind>,
+    start: u64,
+    last_end: u64,
+    /// Raw bytes before this offset were already handed to the sink as fragments.
+    raw_sent: u64,
+    norm: String,
+    align: Vec<(u64, u64)>,
+    chars: usize,
+}
+
+/// The chunk being fed, and what is kept of earlier chunks.
+struct Ctx<'c> {
+    chunk: &'c [u8],
+    chunk_abs: u64,
+}
+
+/// The streaming BERT rules engine. Feed it chunks in order, then call [`BertSplitter::finish`].
+///
+/// ```
+/// use tokstream::rules::{BertConfig, BertSplitter, Piece, PieceSink};
+///
+/// struct Collect(Vec<(String, u64, u64)>);
+/// impl PieceSink for Collect {
+///     fn piece(&mut self, p: &Piece<'_>) -> tokstream::Result<()> {
+///         self.0.push((p.normalized.to_string(), p.start, p.end));
+///         Ok(())
+///     }
+/// }
+/// let mut out = Collect(Vec::new());
+/// let mut rules = BertSplitter::new(BertConfig::uncased());
+/// let text = "Héllo, 世界!".as_bytes();
+/// rules.feed(&text[..4], &mut out)?; // a cut inside 'é' is fine
+/// rules.feed(&text[4..], &mut out)?;
+/// rules.finish(&mut out)?;
+/// let pieces: Vec<_> = out.0.iter().map(|(s, _, _)| s.as_str()).collect();
+/// assert_eq!(pieces, ["hello", ",", "世", "界", "!"]);
+/// assert_eq!((out.0[0].1, out.0[0].2), (0, 6)); // byte offsets into the original
+/// # Ok::<(), tokstream::Error>(())
+/// ```
+pub struct BertSplitter {
+    cfg: BertConfig,
+    /// Absolute offset of the next byte to be fed.
+    pos: u64,
+    utf8_tail: [u8; 4],
+    utf8_tail_len: usize,
+    word: Word,
+    /// Raw bytes `[held_start, chunk_abs)` of earlier chunks that a piece may still need.
+    held: Vec<u8>,
+    held_start: u64,
+    line_has_bytes: bool,
+    replaced: u64,
+    first_replaced: Option<u64>,
+    normalized_chars: Vec<char>,
+}
+
+impl BertSplitter {
+    /// A new engine at stream offset 0.
+    pub fn new(cfg: BertConfig) -> Self {
+        BertSplitter {
+            cfg,
+            pos: 0,
+            utf8_tail: [0; 4],
+            utf8_tail_len: 0,
+            word: Word::default(),
+            held: Vec::new(),
+            held_start: 0,
+            line_has_bytes: false,
+            replaced: 0,
+            first_replaced: None,
+            normalized_chars: Vec::with_capacity(8),
+        }
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &BertConfig {
+        &self.cfg
+    }
+
+    /// How many U+FFFD replacements were made for invalid UTF-8 so far (lossy mode).
+    pub fn replaced(&self) -> u64 {
+        self.replaced
+    }
+
+    /// Stream offset of the first invalid UTF-8 sequence replaced, if any.
+    pub fn first_replaced(&self) -> Option<u64> {
+        self.first_replaced
+    }
+
+    /// Stream offset of the next byte to be fed.
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// Process the next chunk of the stream.
+    pub fn feed<S: PieceSink + ?Sized>(&mut self, chunk: &[u8], sink: &mut S) -> crate::Result<()> {
+        let ctx = Ctx {
+            chunk,
+            chunk_abs: self.pos,
+        };
+        let mut i = 0;
+        if self.utf8_tail_len > 0 {
+            // Finish the character cut by the previous chunk boundary.
+            let t = self.utf8_tail_len;
+            let take = chunk.len().min(4);
+            let mut buf = [0u8; 8];
+            buf[..t].copy_from_slice(&self.utf8_tail[..t]);
+            buf[t..t + take].copy_from_slice(&chunk[..take]);
+            let cs = ctx.chunk_abs - t as u64;
+            match decode(&buf[..t + take]) {
+                Decoded::Incomplete => {
+                    self.utf8_tail[t..t + take].copy_from_slice(&chunk[..take]);
+                    self.utf8_tail_len = t + take;
+                    self.pos += chunk.len() as u64;
+                    return self.end_of_chunk(&ctx, sink);
+                }
+                Decoded::Char(c, n) => {
+                    self.utf8_tail_len = 0;
+                    self.on_char(c, cs, cs + n as u64, &ctx, sink)?;
+                    i = n - t;
+                }
+                Decoded::Invalid(n) => {
+                    self.utf8_tail_len = 0;
+                    self.on_invalid(cs, n, &ctx, sink)?;
+                    i = n - t;
+                }
+            }
+        }
+        while i < chunk.len() {
+            let b = chunk[i];
+            let at = ctx.chunk_abs + i as u64;
+            if b < 0x80 {
+                match BYTE_CLASS[b as usize] {
+                    WORD => {
+                        self.line_has_bytes = true;
+                        let c = if self.cfg.lowercase {
+                            b.to_ascii_lowercase()
+                        } else {
+                            b
+                        };
+                        self.push_char(c as char, at, at + 1);
+                    }
+                    WS if b == b'\n' => {
+                        self.close_word(&ctx, sink)?;
+                        sink.line_end(at)?;
+                        self.line_has_bytes = false;
+                    }
+                    WS => {
+                        self.line_has_bytes = true;
+                        self.close_word(&ctx, sink)?;
+                    }
+                    PUNCT => {
+                        self.line_has_bytes = true;
+                        self.single(b as char, at, at + 1, PieceKind::Punct, &ctx, sink)?;
+                    }
+                    _ => self.on_char(b as char, at, at + 1, &ctx, sink)?,
+                }
+                i += 1;
+                continue;
+            }
+            match decode(&chunk[i..]) {
+                Decoded::Char(c, n) => {
+                    self.on_char(c, at, at + n as u64, &ctx, sink)?;
+                    i += n;
+                }
+                Decoded::Invalid(n) => {
+                    self.on_invalid(at, n, &ctx, sink)?;
+                    i += n;
+                }
+                Decoded::Incomplete => {
+                    let t = chunk.len() - i;
+                    self.utf8_tail[..t].copy_from_slice(&chunk[i..]);
+                    self.utf8_tail_len = t;
+                    break;
+                }
+            }
+        }
+        self.pos += chunk.len() as u64;
+        self.end_of_chunk(&ctx, sink)
+    }
+
+    /// End of the stream: flush the last piece and the last line.
+    pub fn finish<S: PieceSink + ?Sized>(&mut self, sink: &mut S) -> crate::Result<()> {
+        let ctx = Ctx {
+            chunk: &[],
+            chunk_abs: self.pos,
+        };
+        if self.utf8_tail_len > 0 {
+            // A character cut by the end of the input: one U+FFFD, as from_utf8_lossy does.
+            let t = self.utf8_tail_len;
+            self.utf8_tail_len = 0;
+            self.on_invalid(self.pos - t as u64, t, &ctx, sink)?;
+        }
+        self.close_word(&ctx, sink)?;
+        if self.line_has_bytes {
+            sink.line_end(self.pos)?;
+            self.line_has_bytes = false;
+        }
+        Ok(())
+    }
+
+    fn on_invalid<S: PieceSink + ?Sized>(
+        &mut self,
+        at: u64,
+        len: usize,
+        ctx: &Ctx<'_>,
+        sink: &mut S,
+    ) -> crate::Result<()> {
+        if self.cfg.strict_utf8 {
+            return Err(Error::new(ErrorKind::InvalidUtf8).with_offset(at));
+        }
+        self.replaced += 1;
+        self.first_replaced.get_or_insert(at);
+        self.on_char('\u{FFFD}', at, at + len as u64, ctx, sink)
+    }
+
+    /// One original character at `[cs, ce)`, any class.
+    fn on_char<S: PieceSink + ?Sized>(
+        &mut self,
+        c: char,
+        cs: u64,
+        ce: u64,
+        ctx: &Ctx<'_>,
+        sink: &mut S,
+    ) -> crate::Result<()> {
+        if c == '\n' {
+            self.close_word(ctx, sink)?;
+            sink.line_end(cs)?;
+            self.line_has_bytes = false;
+            return Ok(());
+        }
+        self.line_has_bytes = true;
+        if self.cfg.clean_text && (c == '\0' || c == '\u{FFFD}' || is_bert_control(c)) {
+            return Ok(()); // deleted
+        }
+        if is_whitespace(c) {
+            return self.close_word(ctx, sink);
+        }
+        let cjk = self.cfg.handle_chinese_chars && is_bert_chinese(c);
+        if cjk {
+            self.close_word(ctx, sink)?;
+        }
+        self.normalize(c);
+        for k in 0..self.normalized_chars.len() {
+            let n = self.normalized_chars[k];
+            if is_bert_punct(n) {
+                self.single(n, cs, ce, PieceKind::Punct, ctx, sink)?;
+            } else if n.is_whitespace() {
+                self.close_word(ctx, sink)?;
+            } else {
+                self.push_char(n, cs, ce);
+            }
+        }
+        if cjk {
+            if self.word.active {
+                self.word.kind = Some(PieceKind::Cjk);
+            }
+            self.close_word(ctx, sink)?;
+        }
+        Ok(())
+    }
+
+    /// Fill `normalized_chars` with strip_accents + lowercase of `c`, as the config says.
+    fn normalize(&mut self, c: char) {
+        let out = &mut self.normalized_chars;
+        out.clear();
+        let lower = self.cfg.lowercase;
+        let mut push = |d: char| {
+            if lower {
+                out.extend(d.to_lowercase());
+            } else {
+                out.push(d);
+            }
+        };
+        if self.cfg.strip_accents {
+            strip_accents(c, push);
+        } else {
+            push(c);
+        }
+    }
+
+    /// Append a normalized word character produced by the original character `[cs, ce)`.
+    #[inline]
+    fn push_char(&mut self, n: char, cs: u64, ce: u64) {
+        let w = &mut self.word;
+        if !w.active {
+            w.active = true;
+            w.kind = None;
+            w.start = cs;
+            w.raw_sent = cs;
+            w.norm.clear();
+            w.align.clear();
+            w.chars = 0;
+        }
+        w.last_end = ce;
+        w.chars += 1;
+        if w.chars <= self.cfg.norm_cap {
+            w.norm.push(n);
+            for _ in 0..n.len_utf8() {
+                w.align.push((cs, ce));
+            }
+        }
+    }
+
+    /// A piece of one character (punctuation).
+    fn single<S: PieceSink + ?Sized>(
+        &mut self,
+        n: char,
+        cs: u64,
+        ce: u64,
+        kind: PieceKind,
+        ctx: &Ctx<'_>,
+        sink: &mut S,
+    ) -> crate::Result<()> {
+        self.close_word(ctx, sink)?;
+        self.push_char(n, cs, ce);
+        self.word.kind = Some(kind);
+        self.close_word(ctx, sink)
+    }
+
+    /// The raw bytes `[from, to)`, split into the part held from earlier chunks and the part in
+    /// the current chunk.
+    fn raw_range<'a>(&'a self, ctx: &Ctx<'a>, from: u64, to: u64) -> (&'a [u8], &'a [u8]) {
+        if !self.cfg.keep_raw || from >= to {
+            return (&[], &[]);
+        }
+        let held = if from < ctx.chunk_abs {
+            let a = (from - self.held_start) as usize;
+            let b = (to.min(ctx.chunk_abs) - self.held_start) as usize;
+            &self.held[a..b]
+        } else {
+            &[]
+        };
+        let in_chunk = if to > ctx.chunk_abs {
+            let a = (from.max(ctx.chunk_abs) - ctx.chunk_abs) as usize;
+            let b = (to - ctx.chunk_abs) as usize;
+            &ctx.chunk[a..b]
+        } else {
+            &[]
+        };
+        (held, in_chunk)
+    }
+
+    fn close_word<S: PieceSink + ?Sized>(
+        &mut self,
+        ctx: &Ctx<'_>,
+        sink: &mut S,
+    ) -> crate::Result<()> {
+        if !self.word.active {
+            return Ok(());
+        }
+        self.word.active = false;
+        let w = &self.word;
+        let (held, raw) = self.raw_range(ctx, w.raw_sent, w.last_end);
+        if !held.is_empty() {
+            sink.raw_fragment(w.raw_sent, held)?;
+        }
+        sink.piece(&Piece {
+            start: w.start,
+            end: w.last_end,
+            raw,
+            normalized: &w.norm,
+            align: &w.align,
+            chars: w.chars,
+            kind: w.kind.unwrap_or(PieceKind::Word),
+        })
+    }
+
+    /// Hand on the raw bytes of an unfinished word and keep what later pieces may need.
+    fn end_of_chunk<S: PieceSink + ?Sized>(
+        &mut self,
+        ctx: &Ctx<'_>,
+        sink: &mut S,
+    ) -> crate::Result<()> {
+        if !self.cfg.keep_raw {
+            return Ok(());
+        }
+        let tail_start = self.pos - self.utf8_tail_len as u64;
+        if self.word.active && self.word.last_end > self.word.raw_sent {
+            let (held, raw) = self.raw_range(ctx, self.word.raw_sent, self.word.last_end);
+            if !held.is_empty() {
+                sink.raw_fragment(self.word.raw_sent, held)?;
+            }
+            if !raw.is_empty() {
+                let at = self.word.last_end - raw.len() as u64;
+                sink.raw_fragment(at, raw)?;
+            }
+            self.word.raw_sent = self.word.last_end;
+        }
+        let mut keep_from = if self.word.active {
+            self.word.raw_sent
+        } else {
+            tail_start
+        };
+        if self.word.active && tail_start - keep_from > HELD_CAP as u64 {
+            // A huge run of deleted characters after an unfinished word: hand it on now as part
+            // of the word's raw bytes rather than hold it (documented in docs/architecture.md).
+            let (held, raw) = self.raw_range(ctx, keep_from, tail_start);
+            sink.raw_fragment(keep_from, held)?;
+            sink.raw_fragment(keep_from + held.len() as u64, raw)?;
+            self.word.raw_sent = tail_start;
+            keep_from = tail_start;
+        }
+        // New held = bytes [keep_from, pos): roll the old held in place, then add the chunk.
+        if keep_from < ctx.chunk_abs {
+            self.held.drain(..(keep_from - self.held_start) as usize);
+            self.held.extend_from_slice(ctx.chunk);
+        } else {
+            self.held.clear();
+            self.held
+                .extend_from_slice(&ctx.chunk[(keep_from - ctx.chunk_abs) as usize..]);
+        }
+        self.held_start = keep_from;
+        Ok(())
+    }
+}
+
+/// HF's `is_whitespace` for BERT: `\t \n \r` and `char::is_whitespace`.
+#[inline]
+fn is_whitespace(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r') || c.is_whitespace()
+}

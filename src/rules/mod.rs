@@ -1,0 +1,115 @@
+//! Pre-tokenizer rule sets: how a byte stream is cut into pieces (words, punctuation, CJK
+//! characters) before subword splitting.
+//!
+//! A rule set is a streaming engine: it is fed chunks of the input in order, cut anywhere (even
+//! inside a UTF-8 character), and reports pieces to a [`PieceSink`] with byte offsets into the
+//! original stream. Its output never depends on where the chunks were cut.
+
+pub mod bert;
+
+use std::fmt;
+use std::str::FromStr;
+
+pub use bert::{BertConfig, BertSplitter};
+
+/// The rule sets tokstream implements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RuleSet {
+    /// HF `BertNormalizer` (lowercase, strip accents) + `BertPreTokenizer`.
+    Bert,
+    /// The same without lowercasing and accent stripping (cased BERT models).
+    BertCased,
+}
+
+impl RuleSet {
+    /// Every rule set, in the order `--help` lists them.
+    pub const ALL: &'static [RuleSet] = &[RuleSet::Bert, RuleSet::BertCased];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            RuleSet::Bert => "bert",
+            RuleSet::BertCased => "bert-cased",
+        }
+    }
+
+    /// The BERT normalizer settings of this rule set.
+    pub fn bert_config(self) -> BertConfig {
+        match self {
+            RuleSet::Bert => BertConfig::uncased(),
+            RuleSet::BertCased => BertConfig::cased(),
+        }
+    }
+}
+
+impl fmt::Display for RuleSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for RuleSet {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        RuleSet::ALL
+            .iter()
+            .copied()
+            .find(|r| r.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = RuleSet::ALL.iter().map(|r| r.name()).collect();
+                format!("unknown rule set '{s}' (known: {})", names.join(", "))
+            })
+    }
+}
+
+/// What kind of piece the rules produced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PieceKind {
+    /// A run of word characters.
+    Word,
+    /// A single punctuation character.
+    Punct,
+    /// A CJK ideograph isolated by `handle_chinese_chars`.
+    Cjk,
+}
+
+/// One pre-token piece, reported to a [`PieceSink`].
+#[derive(Clone, Copy, Debug)]
+pub struct Piece<'a> {
+    /// Absolute byte offset of the piece's first byte in the original stream.
+    pub start: u64,
+    /// Absolute byte offset one past the piece's last byte.
+    pub end: u64,
+    /// The original bytes of the piece that were not already delivered through
+    /// [`PieceSink::raw_fragment`] (all of `start..end` unless the piece spanned a forced chunk
+    /// cut). Empty when the rules were configured without `keep_raw`.
+    pub raw: &'a [u8],
+    /// The normalized text, capped at [`BertConfig::norm_cap`] characters.
+    pub normalized: &'a str,
+    /// For every byte of `normalized`, the original `[start, end)` of the character it came from.
+    pub align: &'a [(u64, u64)],
+    /// Number of characters in the full normalized piece (may exceed what `normalized` holds).
+    pub chars: usize,
+    /// What the piece is.
+    pub kind: PieceKind,
+}
+
+/// Receives the output of a rule set.
+pub trait PieceSink {
+    /// A complete piece.
+    fn piece(&mut self, piece: &Piece<'_>) -> crate::Result<()>;
+
+    /// Leading original bytes of a piece whose end is not known yet (it spans a chunk cut).
+    /// Only called when the rules keep raw bytes. The bytes of one piece arrive as zero or more
+    /// fragments followed by [`PieceSink::piece`] with the rest.
+    fn raw_fragment(&mut self, _start: u64, _bytes: &[u8]) -> crate::Result<()> {
+        Ok(())
+    }
+
+    /// The end of an input line: a `\n` at absolute offset `at`, or the end of a last line that
+    /// has no `\n`.
+    fn line_end(&mut self, _at: u64) -> crate::Result<()> {
+        Ok(())
+    }
+}

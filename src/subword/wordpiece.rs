@@ -1,0 +1,358 @@
+//! WordPiece (HF `models::WordPiece`): greedy longest-match-first from the left; pieces after
+//! the first are looked up with the continuation prefix (`##`); a word with an unmatched
+//! position or more than `max_input_chars_per_word` characters is one `[UNK]` (SPEC.md §2).
+//!
+//! Lookups take `&[u8]` slices of the normalized word: the continuation tokens live in their
+//! own map with the prefix already stripped, so no candidate string is ever built.
+
+use std::path::Path;
+
+use rustc_hash::FxHashMap;
+
+use crate::error::Error;
+use crate::rules::BertConfig;
+use crate::subword::Vocab;
+
+/// Settings of a WordPiece model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WordPieceConfig {
+    /// The unknown token, `[UNK]`.
+    pub unk_token: String,
+    /// Prefix of non-initial pieces, `##`.
+    pub continuing_subword_prefix: String,
+    /// Longer words (in normalized characters) are `[UNK]`.
+    pub max_input_chars_per_word: usize,
+}
+
+impl Default for WordPieceConfig {
+    fn default() -> Self {
+        WordPieceConfig {
+            unk_token: "[UNK]".into(),
+            continuing_subword_prefix: "##".into(),
+            max_input_chars_per_word: 100,
+        }
+    }
+}
+
+/// A token produced by [`WordPiece::encode_word`]: its id and its byte range in the
+/// normalized word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SubToken {
+    /// Token id.
+    pub id: u32,
+    /// Start byte in the normalized word.
+    pub start: usize,
+    /// End byte in the normalized word.
+    pub end: usize,
+}
+
+/// A loaded WordPiece model together with the normalizer settings it was trained with.
+#[derive(Clone, Debug)]
+pub struct WordPiece {
+    vocab: Vocab,
+    initial: FxHashMap<Box<[u8]>, u32>,
+    continuation: FxHashMap<Box<[u8]>, u32>,
+    unk_id: u32,
+    cfg: WordPieceConfig,
+    normalizer: BertConfig,
+}
+
+/// The bert-base-uncased vocabulary embedded in the binary (see models/PROVENANCE.md).
+pub const BERT_BASE_UNCASED_VOCAB: &[u8] =
+    include_bytes!("../../models/bert-base-uncased-vocab.txt");
+
+impl WordPiece {
+    /// Build from `(token, id)` pairs. Later pairs win for a repeated token, as in HF.
+    pub fn new<'a>(
+        entries: impl IntoIterator<Item = (&'a [u8], u32)>,
+        cfg: WordPieceConfig,
+        normalizer: BertConfig,
+    ) -> Result<Self, String> {
+        let mut initial: FxHashMap<Box<[u8]>, u32> = FxHashMap::default();
+        let mut by_id: Vec<Option<&[u8]>> = Vec::new();
+        for (tok, id) in entries {
+            initial.insert(tok.into(), id);
+            let i = id as usize;
+            if i >= by_id.len() {
+                by_id.resize(i + 1, None);
+            }
+            by_id[i] = Some(tok);
+        }
+        if initial.is_empty() {
+            return Err("the vocabulary is empty".into());
+        }
+        let prefix = cfg.continuing_subword_prefix.as_bytes();
+        let continuation = initial
+            .iter()
+            .filter(|(t, _)| t.starts_with(prefix))
+            .map(|(t, &id)| (t[prefix.len()..].into(), id))
+            .collect();
+        let unk_id = *initial.get(cfg.unk_token.as_bytes()).ok_or_else(|| {
+            format!(
+                "the unknown token '{}' is not in the vocabulary",
+                cfg.unk_token
+            )
+        })?;
+        let vocab = Vocab::from_tokens(by_id);
+        Ok(WordPiece {
+            vocab,
+            initial,
+            continuation,
+            unk_id,
+            cfg,
+            normalizer,
+        })
+    }
+
+    /// Parse a `vocab.txt`: one token per line, id = line number (HF trims trailing
+    /// whitespace of each line).
+    pub fn from_vocab_txt(
+        data: &[u8],
+        cfg: WordPieceConfig,
+        normalizer: BertConfig,
+    ) -> Result<Self, String> {
+        let text = std::str::from_utf8(data).map_err(|e| {
+            format!(
+                "not UTF-8 at byte offset {} (a vocab.txt is UTF-8 text)",
+                e.valid_up_to()
+            )
+        })?;
+        let mut lines: Vec<&str> = text.split('\n').collect();
+        if lines.last() == Some(&"") {
+            lines.pop();
+        }
+        let entries = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.trim_end().as_bytes(), i as u32));
+        WordPiece::new(entries, cfg, normalizer)
+    }
+
+    /// Parse a Hugging Face `tokenizer.json` with a WordPiece model, a `BertNormalizer` (or
+    /// none) and a `BertPreTokenizer`.
+    pub fn from_tokenizer_json(data: &[u8]) -> Result<Self, String> {
+        let j: serde_json::Value =
+            serde_json::from_slice(data).map_err(|e| format!("invalid JSON: {e}"))?;
+        let model = j.get("model").ok_or("no \"model\" object")?;
+        let ty = model.get("type").and_then(|t| t.as_str()).unwrap_or("");
+        if ty != "WordPiece" {
+            return Err(format!("model type is '{ty}', expected 'WordPiece'"));
+        }
+        let mut cfg = WordPieceConfig::default();
+        if let Some(u) = model.get("unk_token").and_then(|v| v.as_str()) {
+            cfg.unk_token = u.to_string();
+        }
+        if let Some(p) = model
+            .get("continuing_subword_prefix")
+            .and_then(|v| v.as_str())
+        {
+            cfg.continuing_subword_prefix = p.to_string();
+        }
+        if let Some(m) = model
+            .get("max_input_chars_per_word")
+            .and_then(|v| v.as_u64())
+        {
+            cfg.max_input_chars_per_word = m as usize;
+        }
+        let normalizer = match j.get("normalizer") {
+            None | Some(serde_json::Value::Null) => BertConfig {
+                clean_text: false,
+                handle_chinese_chars: false,
+                strip_accents: false,
+                lowercase: false,
+                ..BertConfig::uncased()
+            },
+            Some(n) => {
+                let nty = n.get("type").and_then(|t| t.as_str()).unwrap_or("");
+                if nty != "BertNormalizer" {
+                    return Err(format!(
+                        "normalizer '{nty}' is not supported (BertNormalizer is)"
+                    ));
+                }
+                let flag = |k: &str, d: bool| n.get(k).and_then(|v| v.as_bool()).unwrap_or(d);
+                let lowercase = flag("lowercase", true);
+                BertConfig {
+                    clean_text: flag("clean_text", true),
+                    handle_chinese_chars: flag("handle_chinese_chars", true),
+                    // strip_accents: null follows lowercase.
+                    strip_accents: flag("strip_accents", lowercase),
+                    lowercase,
+                    ..BertConfig::uncased()
+                }
+            }
+        };
+        match j
+            .get("pre_tokenizer")
+            .and_then(|p| p.get("type"))
+            .and_then(|t| t.as_str())
+        {
+            Some("BertPreTokenizer") => {}
+            other => {
+                return Err(format!(
+                    "pre_tokenizer '{}' is not supported (BertPreTokenizer is)",
+                    other.unwrap_or("none")
+                ));
+            }
+        }
+        let vocab = model
+            .get("vocab")
+            .and_then(|v| v.as_object())
+            .ok_or("no model.vocab map")?;
+        let mut entries = Vec::with_capacity(vocab.len());
+        for (tok, id) in vocab {
+            let id = id
+                .as_u64()
+                .filter(|&i| i <= u32::MAX as u64)
+                .ok_or_else(|| format!("model.vocab['{tok}'] is not a token id"))?;
+            entries.push((tok.as_bytes(), id as u32));
+        }
+        WordPiece::new(entries, cfg, normalizer)
+    }
+
+    /// Load a model file: `*.json` as a `tokenizer.json`, anything else as a `vocab.txt`
+    /// (uncased BERT normalizer unless the file name contains "cased" but not "uncased").
+    pub fn from_path(path: &Path) -> crate::Result<Self> {
+        let data = std::fs::read(path).map_err(|e| Error::from(e).with_path(path))?;
+        let is_json = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        let res = if is_json {
+            WordPiece::from_tokenizer_json(&data)
+        } else {
+            let name = path.to_string_lossy().to_ascii_lowercase();
+            let cased = name.contains("cased") && !name.contains("uncased");
+            let norm = if cased {
+                BertConfig::cased()
+            } else {
+                BertConfig::uncased()
+            };
+            WordPiece::from_vocab_txt(&data, WordPieceConfig::default(), norm)
+        };
+        res.map_err(|m| Error::bad_model(path, m))
+    }
+
+    /// The embedded bert-base-uncased model.
+    pub fn bert_base_uncased() -> Self {
+        WordPiece::from_vocab_txt(
+            BERT_BASE_UNCASED_VOCAB,
+            WordPieceConfig::default(),
+            BertConfig::uncased(),
+        )
+        .expect("the embedded vocabulary is valid (tested)")
+    }
+
+    /// Token strings by id.
+    pub fn vocab(&self) -> &Vocab {
+        &self.vocab
+    }
+
+    /// The id of `[UNK]`.
+    pub fn unk_id(&self) -> u32 {
+        self.unk_id
+    }
+
+    /// The model settings.
+    pub fn config(&self) -> &WordPieceConfig {
+        &self.cfg
+    }
+
+    /// The normalizer this model expects.
+    pub fn normalizer(&self) -> BertConfig {
+        self.normalizer
+    }
+
+    /// The id of a whole token, if it is in the vocabulary.
+    pub fn token_to_id(&self, token: &[u8]) -> Option<u32> {
+        self.initial.get(token).copied()
+    }
+
+    /// Split one normalized word of `chars` characters into tokens appended to `out`.
+    /// Returns false (and appends one `[UNK]` spanning the word) when the word cannot be split.
+    pub fn encode_word(&self, word: &str, chars: usize, out: &mut Vec<SubToken>) -> bool {
+        let unk = SubToken {
+            id: self.unk_id,
+            start: 0,
+            end: word.len(),
+        };
+        if chars > self.cfg.max_input_chars_per_word {
+            out.push(unk);
+            return false;
+        }
+        let mark = out.len();
+        let bytes = word.as_bytes();
+        let mut start = 0;
+        while start < bytes.len() {
+            let map = if start == 0 {
+                &self.initial
+            } else {
+                &self.continuation
+            };
+            let mut end = bytes.len();
+            let found = loop {
+                if let Some(&id) = map.get(&bytes[start..end]) {
+                    break Some(id);
+                }
+                // Step back one character.
+                end -= 1;
+                while end > start && !word.is_char_boundary(end) {
+                    end -= 1;
+                }
+                if end == start {
+                    break None;
+                }
+            };
+            match found {
+                Some(id) => out.push(SubToken { id, start, end }),
+                None => {
+                    out.truncate(mark);
+                    out.push(unk);
+                    return false;
+                }
+            }
+            start = end;
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(wp: &WordPiece, w: &str) -> Vec<u32> {
+        let mut out = Vec::new();
+        wp.encode_word(w, w.chars().count(), &mut out);
+        out.iter().map(|t| t.id).collect()
+    }
+
+    fn id(wp: &WordPiece, t: &str) -> u32 {
+        wp.token_to_id(t.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn embedded_vocab_loads() {
+        let wp = WordPiece::bert_base_uncased();
+        assert_eq!(wp.vocab().len(), 30522);
+        assert_eq!(wp.unk_id(), 100);
+        assert_eq!(wp.vocab().token(101), Some(&b"[CLS]"[..]));
+    }
+
+    #[test]
+    fn greedy_longest_match_with_continuations() {
+        let wp = WordPiece::bert_base_uncased();
+        assert_eq!(ids(&wp, "hello"), [id(&wp, "hello")]);
+        let d = ids(&wp, "tokenization");
+        assert!(d.len() > 1, "{d:?}");
+        assert_eq!(d[0], id(&wp, "token"));
+        assert_eq!(d[1], id(&wp, "##ization"));
+    }
+
+    #[test]
+    fn unknown_char_or_long_word_is_one_unk() {
+        let wp = WordPiece::bert_base_uncased();
+        assert_eq!(ids(&wp, "a\u{2603}b"), [100]);
+        let long = "a".repeat(101);
+        assert_eq!(ids(&wp, &long), [100]);
+        assert_ne!(ids(&wp, &long[..100]), [100]);
+    }
+}
