@@ -15,7 +15,7 @@ use crate::output::{Format, PieceWriter, TokenWriter};
 use crate::pipeline::{self, InputStream, StreamOptions};
 use crate::rules::RuleSet;
 use crate::stats::Stats;
-use crate::subword::WordPiece;
+use crate::subword::{Model, WordPiece};
 
 /// Output buffer size: big writes, few syscalls.
 const OUTPUT_BUFFER: usize = 256 * 1024;
@@ -118,9 +118,9 @@ const BUILTIN_MODELS: &[(&str, &str)] = &[(
 )];
 
 /// Resolve `--model`.
-pub fn load_model(name: &str) -> crate::Result<WordPiece> {
+pub fn load_model(name: &str) -> crate::Result<Model> {
     if name == "bert-base-uncased" {
-        return Ok(WordPiece::bert_base_uncased());
+        return Ok(Model::WordPiece(WordPiece::bert_base_uncased()));
     }
     let path = PathBuf::from(name);
     if !path.exists() {
@@ -130,7 +130,7 @@ pub fn load_model(name: &str) -> crate::Result<WordPiece> {
             names.join(", ")
         )));
     }
-    WordPiece::from_path(&path)
+    WordPiece::from_path(&path).map(Model::WordPiece)
 }
 
 /// Run the command line; returns the process exit code.
@@ -187,7 +187,7 @@ fn run(cli: Cli) -> crate::Result<()> {
             let mut input = InputStream::open(&a.common.files)?;
             let opts = stream_options(&a.common);
             let mut writer = PieceWriter::new(open_output(&a.common.output)?, format)?;
-            let res = pipeline::split_stream(&mut input, a.rules.bert_config(), &opts, &mut writer);
+            let res = pipeline::split_stream(&mut input, a.rules, &opts, &mut writer);
             let stats = res.map_err(|e| input.locate_error(e))?;
             writer.finish()?;
             report(&a.common, &input, &stats);
@@ -199,7 +199,7 @@ fn run(cli: Cli) -> crate::Result<()> {
             let mut input = InputStream::open(&a.common.files)?;
             let opts = stream_options(&a.common);
             let out = open_output(&a.common.output)?;
-            let mut writer = TokenWriter::new(out, format, model.vocab().len())?;
+            let mut writer = TokenWriter::new(out, format, model.vocab_size())?;
             let res = pipeline::encode_stream(&mut input, &model, &opts, &mut writer);
             let stats = res.map_err(|e| input.locate_error(e))?;
             writer.finish()?;

@@ -8,11 +8,11 @@
 //!
 //! ```
 //! use tokstream::pipeline::encode_bytes;
-//! use tokstream::subword::WordPiece;
+//! use tokstream::subword::{Model, WordPiece};
 //!
-//! let model = WordPiece::bert_base_uncased(); // embedded, nothing to download
+//! let model = Model::WordPiece(WordPiece::bert_base_uncased()); // embedded, nothing to fetch
 //! let tokens = encode_bytes(&model, "Debugging tokenizers".as_bytes())?;
-//! let pieces: Vec<&[u8]> = tokens.iter().map(|t| model.vocab().token(t.id).unwrap()).collect();
+//! let pieces: Vec<&[u8]> = tokens.iter().map(|t| model.token_bytes(t.id).unwrap()).collect();
 //! assert_eq!(pieces, [&b"de"[..], b"##bu", b"##gging", b"token", b"##izer", b"##s"]);
 //! # Ok::<(), tokstream::Error>(())
 //! ```

@@ -13,9 +13,9 @@ pub use input::InputStream;
 pub use reader::ChunkReader;
 
 use crate::output::{PieceWriter, TokenWriter};
-use crate::rules::{BertConfig, BertSplitter, Piece, PieceSink};
+use crate::rules::{Piece, PieceSink, RuleSet, Splitter};
 use crate::stats::Stats;
-use crate::subword::WordPiece;
+use crate::subword::Model;
 use crate::subword::wordpiece::SubToken;
 
 /// Default chunk size: large enough to amortize per-chunk work, small enough for the cache.
@@ -50,17 +50,15 @@ pub struct Token {
     pub end: u64,
 }
 
-/// Feed `input` through the BERT rules into `sink`; returns bytes, lines and replacements.
+/// Feed `input` through `rules` into `sink`; returns bytes, lines and replacements.
 pub fn run_rules<R: Read, S: PieceSink + ?Sized>(
     input: R,
-    mut cfg: BertConfig,
-    opts: &StreamOptions,
+    mut rules: Splitter,
+    chunk_size: usize,
     sink: &mut S,
 ) -> crate::Result<Stats> {
     let t0 = Instant::now();
-    cfg.strict_utf8 = opts.strict_utf8;
-    let mut rules = BertSplitter::new(cfg);
-    let mut reader = ChunkReader::new(input, opts.chunk_size);
+    let mut reader = ChunkReader::new(input, chunk_size);
     let mut stats = Stats::default();
     let mut last_byte = b'\n';
     while let Some((_, chunk)) = reader.next_chunk()? {
@@ -73,8 +71,7 @@ pub fn run_rules<R: Read, S: PieceSink + ?Sized>(
     if last_byte != b'\n' {
         stats.lines += 1;
     }
-    stats.replaced = rules.replaced();
-    stats.first_replaced = rules.first_replaced();
+    (stats.replaced, stats.first_replaced) = rules.replaced();
     stats.seconds = t0.elapsed().as_secs_f64();
     Ok(stats)
 }
@@ -82,16 +79,12 @@ pub fn run_rules<R: Read, S: PieceSink + ?Sized>(
 /// `tokstream split`: pieces of `input` under `rules`, written by `writer`.
 pub fn split_stream<R: Read, W: Write>(
     input: R,
-    rules: BertConfig,
+    rules: RuleSet,
     opts: &StreamOptions,
     writer: &mut PieceWriter<W>,
 ) -> crate::Result<Stats> {
-    let cfg = BertConfig {
-        keep_raw: true,
-        norm_cap: 0,
-        ..rules
-    };
-    let mut stats = run_rules(input, cfg, opts, writer)?;
+    let splitter = Splitter::for_split(rules, opts.strict_utf8);
+    let mut stats = run_rules(input, splitter, opts.chunk_size, writer)?;
     stats.pieces = writer.pieces();
     Ok(stats)
 }
@@ -122,10 +115,10 @@ impl<W: Write> TokenSink for TokenWriter<W> {
     }
 }
 
-/// Turns pieces into tokens with a WordPiece model.
+/// Turns pieces into tokens with a [`Model`].
 pub struct EncodeSink<'m, T> {
-    model: &'m WordPiece,
-    subs: Vec<SubToken>,
+    model: &'m Model,
+    scratch: Vec<SubToken>,
     out: T,
     /// Counts of pieces, tokens and `[UNK]`.
     pub stats: Stats,
@@ -133,13 +126,8 @@ pub struct EncodeSink<'m, T> {
 
 impl<'m, T: TokenSink> EncodeSink<'m, T> {
     /// Encode every piece with `model` into `out`.
-    pub fn new(model: &'m WordPiece, out: T) -> Self {
-        EncodeSink {
-            model,
-            subs: Vec::with_capacity(16),
-            out,
-            stats: Stats::default(),
-        }
+    pub fn new(model: &'m Model, out: T) -> Self {
+        EncodeSink { model, scratch: Vec::with_capacity(16), out, stats: Stats::default() }
     }
 
     /// The token sink.
@@ -149,32 +137,9 @@ impl<'m, T: TokenSink> EncodeSink<'m, T> {
 }
 
 impl<T: TokenSink> PieceSink for EncodeSink<'_, T> {
+    #[inline]
     fn piece(&mut self, p: &Piece<'_>) -> crate::Result<()> {
-        self.stats.pieces += 1;
-        self.subs.clear();
-        let ok = self
-            .model
-            .encode_word(p.normalized, p.chars, &mut self.subs);
-        self.stats.tokens += self.subs.len() as u64;
-        if !ok {
-            self.stats.unk += 1;
-            return self.out.token(Token {
-                id: self.model.unk_id(),
-                start: p.start,
-                end: p.end,
-            });
-        }
-        for t in &self.subs {
-            // Map normalized bytes back to the original characters they came from.
-            let start = p.align[t.start].0;
-            let end = p.align[t.end - 1].1;
-            self.out.token(Token {
-                id: t.id,
-                start,
-                end,
-            })?;
-        }
-        Ok(())
+        self.model.encode_piece(p, &mut self.scratch, &mut self.out, &mut self.stats)
     }
 
     fn line_end(&mut self, _at: u64) -> crate::Result<()> {
@@ -182,23 +147,16 @@ impl<T: TokenSink> PieceSink for EncodeSink<'_, T> {
     }
 }
 
-/// The rules configuration a WordPiece model needs.
-fn encode_rules(model: &WordPiece) -> BertConfig {
-    BertConfig {
-        norm_cap: model.config().max_input_chars_per_word,
-        ..model.normalizer()
-    }
-}
-
 /// `tokstream encode`: token ids of `input` under `model`, into `out`.
 pub fn encode_stream<R: Read, T: TokenSink>(
     input: R,
-    model: &WordPiece,
+    model: &Model,
     opts: &StreamOptions,
     out: &mut T,
 ) -> crate::Result<Stats> {
     let mut sink = EncodeSink::new(model, out);
-    let mut stats = run_rules(input, encode_rules(model), opts, &mut sink)?;
+    let splitter = model.splitter(opts.strict_utf8);
+    let mut stats = run_rules(input, splitter, opts.chunk_size, &mut sink)?;
     stats.pieces = sink.stats.pieces;
     stats.tokens = sink.stats.tokens;
     stats.unk = sink.stats.unk;
@@ -218,14 +176,14 @@ impl<T: TokenSink + ?Sized> TokenSink for &mut T {
 /// Invalid UTF-8 is replaced (lossy mode).
 ///
 /// ```
-/// let model = tokstream::subword::WordPiece::bert_base_uncased();
+/// let model = tokstream::subword::Model::WordPiece(tokstream::subword::WordPiece::bert_base_uncased());
 /// let tokens = tokstream::pipeline::encode_bytes(&model, "Hello, world!".as_bytes())?;
 /// let ids: Vec<u32> = tokens.iter().map(|t| t.id).collect();
 /// assert_eq!(ids, [7592, 1010, 2088, 999]);
 /// assert_eq!((tokens[2].start, tokens[2].end), (7, 12));
 /// # Ok::<(), tokstream::Error>(())
 /// ```
-pub fn encode_bytes(model: &WordPiece, text: &[u8]) -> crate::Result<Vec<Token>> {
+pub fn encode_bytes(model: &Model, text: &[u8]) -> crate::Result<Vec<Token>> {
     let mut out = Vec::new();
     let opts = StreamOptions {
         chunk_size: text.len().max(1),

@@ -12,6 +12,56 @@ use std::str::FromStr;
 
 pub use bert::{BertConfig, BertSplitter};
 
+/// A streaming rules engine of any rule set: the pipeline holds one of these per stream (or per
+/// independent chunk) and feeds it in order.
+pub enum Splitter {
+    /// `bert`, `bert-cased`, or the normalizer of a WordPiece model.
+    Bert(BertSplitter),
+}
+
+impl Splitter {
+    /// A fresh engine for `rules` that reports raw bytes (what `split` prints).
+    pub fn for_split(rules: RuleSet, strict_utf8: bool) -> Self {
+        match rules {
+            RuleSet::Bert | RuleSet::BertCased => Splitter::Bert(BertSplitter::new(BertConfig {
+                keep_raw: true,
+                norm_cap: 0,
+                strict_utf8,
+                ..rules.bert_config()
+            })),
+        }
+    }
+
+    /// Process the next chunk of the stream.
+    #[inline]
+    pub fn feed<S: PieceSink + ?Sized>(&mut self, chunk: &[u8], sink: &mut S) -> crate::Result<()> {
+        match self {
+            Splitter::Bert(b) => b.feed(chunk, sink),
+        }
+    }
+
+    /// End of the stream: flush the last piece and the last line.
+    pub fn finish<S: PieceSink + ?Sized>(&mut self, sink: &mut S) -> crate::Result<()> {
+        match self {
+            Splitter::Bert(b) => b.finish(sink),
+        }
+    }
+
+    /// Invalid UTF-8 sequences replaced so far, and the stream offset of the first.
+    pub fn replaced(&self) -> (u64, Option<u64>) {
+        match self {
+            Splitter::Bert(b) => (b.replaced(), b.first_replaced()),
+        }
+    }
+
+    /// Stream offset of the next byte to be fed.
+    pub fn position(&self) -> u64 {
+        match self {
+            Splitter::Bert(b) => b.position(),
+        }
+    }
+}
+
 /// The rule sets tokstream implements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

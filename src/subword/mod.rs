@@ -1,7 +1,77 @@
-//! Subword models: turn one normalized piece into token ids.
+//! Subword models: turn one pre-token piece into token ids.
 
 pub mod vocab;
 pub mod wordpiece;
 
 pub use vocab::Vocab;
 pub use wordpiece::{WordPiece, WordPieceConfig};
+
+use crate::pipeline::{Token, TokenSink};
+use crate::rules::{BertConfig, BertSplitter, Piece, Splitter};
+use crate::stats::Stats;
+use wordpiece::SubToken;
+
+/// Any subword model, with the rules engine it expects in front of it.
+#[derive(Clone, Debug)]
+pub enum Model {
+    /// BERT-style WordPiece.
+    WordPiece(WordPiece),
+}
+
+impl Model {
+    /// Number of ids (the largest id + 1).
+    pub fn vocab_size(&self) -> usize {
+        match self {
+            Model::WordPiece(w) => w.vocab().len(),
+        }
+    }
+
+    /// The bytes of token `id`.
+    pub fn token_bytes(&self, id: u32) -> Option<&[u8]> {
+        match self {
+            Model::WordPiece(w) => w.vocab().token(id),
+        }
+    }
+
+    /// A fresh rules engine producing the pieces this model encodes.
+    pub fn splitter(&self, strict_utf8: bool) -> Splitter {
+        match self {
+            Model::WordPiece(w) => Splitter::Bert(BertSplitter::new(BertConfig {
+                norm_cap: w.config().max_input_chars_per_word,
+                strict_utf8,
+                ..w.normalizer()
+            })),
+        }
+    }
+
+    /// Encode one piece: its tokens (absolute offsets) go to `out`, counts to `stats`.
+    /// `scratch` is reused between calls.
+    #[inline]
+    pub fn encode_piece<T: TokenSink + ?Sized>(
+        &self,
+        p: &Piece<'_>,
+        scratch: &mut Vec<SubToken>,
+        out: &mut T,
+        stats: &mut Stats,
+    ) -> crate::Result<()> {
+        stats.pieces += 1;
+        match self {
+            Model::WordPiece(w) => {
+                scratch.clear();
+                let ok = w.encode_word(p.normalized, p.chars, scratch);
+                stats.tokens += scratch.len() as u64;
+                if !ok {
+                    stats.unk += 1;
+                    return out.token(Token { id: w.unk_id(), start: p.start, end: p.end });
+                }
+                for t in scratch.iter() {
+                    // Map normalized bytes back to the original characters they came from.
+                    let start = p.align[t.start].0;
+                    let end = p.align[t.end - 1].1;
+                    out.token(Token { id: t.id, start, end })?;
+                }
+                Ok(())
+            }
+        }
+    }
+}

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use tokstream::output::{Format, PieceWriter};
 use tokstream::pipeline::{self, StreamOptions, Token};
 use tokstream::rules::{Piece, PieceSink, RuleSet};
-use tokstream::subword::WordPiece;
+use tokstream::subword::{Model, WordPiece};
 
 /// The golden corpus: real text samples plus the hand-picked hard cases.
 pub const CORPUS: &[&str] = &["en", "zh", "ja", "ko", "code", "mixed", "hard_cases"];
@@ -66,9 +66,9 @@ impl PieceSink for PieceCollector<'_> {
     }
 }
 
-pub fn model() -> &'static WordPiece {
-    static MODEL: std::sync::OnceLock<WordPiece> = std::sync::OnceLock::new();
-    MODEL.get_or_init(WordPiece::bert_base_uncased)
+pub fn model() -> &'static Model {
+    static MODEL: std::sync::OnceLock<Model> = std::sync::OnceLock::new();
+    MODEL.get_or_init(|| Model::WordPiece(WordPiece::bert_base_uncased()))
 }
 
 pub fn encode(input: &[u8], chunk_size: usize) -> Vec<Token> {
@@ -80,9 +80,8 @@ pub fn encode(input: &[u8], chunk_size: usize) -> Vec<Token> {
 
 pub fn split(input: &[u8], rules: RuleSet, chunk_size: usize) -> Vec<(u64, u64)> {
     let mut c = PieceCollector::new(input);
-    let opts = StreamOptions { chunk_size, strict_utf8: false };
-    let cfg = tokstream::rules::BertConfig { keep_raw: true, norm_cap: 0, ..rules.bert_config() };
-    pipeline::run_rules(input, cfg, &opts, &mut c).unwrap();
+    let splitter = tokstream::rules::Splitter::for_split(rules, false);
+    pipeline::run_rules(input, splitter, chunk_size, &mut c).unwrap();
     c.pieces
 }
 
@@ -90,7 +89,7 @@ pub fn split(input: &[u8], rules: RuleSet, chunk_size: usize) -> Vec<(u64, u64)>
 pub fn split_jsonl(input: &[u8], rules: RuleSet, chunk_size: usize) -> Vec<u8> {
     let mut w = PieceWriter::new(Vec::new(), Format::Jsonl).unwrap();
     let opts = StreamOptions { chunk_size, strict_utf8: false };
-    pipeline::split_stream(input, rules.bert_config(), &opts, &mut w).unwrap();
+    pipeline::split_stream(input, rules, &opts, &mut w).unwrap();
     w.finish().unwrap()
 }
 
