@@ -61,7 +61,7 @@ pub fn run_rules<R: Read, S: PieceSink + ?Sized>(
     let mut reader = ChunkReader::new(input, chunk_size);
     let mut stats = Stats::default();
     let mut last_byte = b'\n';
-    while let Some((_, chunk)) = reader.next_chunk()? {
+    while let Some((_, chunk)) = reader.next_chunk(|b| rules.safe_cut(b))? {
         stats.bytes += chunk.len() as u64;
         stats.lines += memchr::memchr_iter(b'\n', chunk).count() as u64;
         last_byte = *chunk.last().unwrap_or(&last_byte);
@@ -69,7 +69,9 @@ pub fn run_rules<R: Read, S: PieceSink + ?Sized>(
     }
     rules.finish(sink)?;
     if last_byte != b'\n' {
+        // A last line without '\n' ends with the stream.
         stats.lines += 1;
+        sink.line_end(stats.bytes)?;
     }
     (stats.replaced, stats.first_replaced) = rules.replaced();
     stats.seconds = t0.elapsed().as_secs_f64();
@@ -127,7 +129,12 @@ pub struct EncodeSink<'m, T> {
 impl<'m, T: TokenSink> EncodeSink<'m, T> {
     /// Encode every piece with `model` into `out`.
     pub fn new(model: &'m Model, out: T) -> Self {
-        EncodeSink { model, scratch: Vec::with_capacity(16), out, stats: Stats::default() }
+        EncodeSink {
+            model,
+            scratch: Vec::with_capacity(16),
+            out,
+            stats: Stats::default(),
+        }
     }
 
     /// The token sink.
@@ -139,7 +146,8 @@ impl<'m, T: TokenSink> EncodeSink<'m, T> {
 impl<T: TokenSink> PieceSink for EncodeSink<'_, T> {
     #[inline]
     fn piece(&mut self, p: &Piece<'_>) -> crate::Result<()> {
-        self.model.encode_piece(p, &mut self.scratch, &mut self.out, &mut self.stats)
+        self.model
+            .encode_piece(p, &mut self.scratch, &mut self.out, &mut self.stats)
     }
 
     fn line_end(&mut self, _at: u64) -> crate::Result<()> {

@@ -3,7 +3,8 @@
 use std::io::{self, Read};
 
 /// Reads a stream into a fixed-capacity buffer and hands it out in chunks that end at a safe
-/// boundary: just after the last ASCII whitespace byte, where no BERT piece can continue.
+/// boundary chosen by the rule set (for BERT: just after the last ASCII whitespace byte, where
+/// no piece can continue; see [`crate::rules::Splitter::safe_cut`]).
 ///
 /// A full buffer without any whitespace (one giant word) is cut at its end anyway: the rules
 /// engines are resumable, so a cut there costs nothing in exactness, and memory stays at the
@@ -32,8 +33,12 @@ impl<R: Read> ChunkReader<R> {
         }
     }
 
-    /// The next chunk and its stream offset, or `None` at the end of the stream.
-    pub fn next_chunk(&mut self) -> io::Result<Option<(u64, &[u8])>> {
+    /// The next chunk and its stream offset, or `None` at the end of the stream. `safe_cut`
+    /// returns the end of the last safe cut of a buffer (`None`: cut at its end).
+    pub fn next_chunk(
+        &mut self,
+        safe_cut: impl Fn(&[u8]) -> Option<usize>,
+    ) -> io::Result<Option<(u64, &[u8])>> {
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
@@ -54,7 +59,7 @@ impl<R: Read> ChunkReader<R> {
         let cut = if self.eof {
             self.end
         } else {
-            memchr::memrchr3(b' ', b'\n', b'\t', data).map_or(self.end, |i| i + 1)
+            safe_cut(data).filter(|&c| c > 0).unwrap_or(self.end)
         };
         let abs = self.abs;
         self.abs += cut as u64;
@@ -70,7 +75,8 @@ mod tests {
     fn chunks(input: &[u8], size: usize) -> Vec<(u64, Vec<u8>)> {
         let mut r = ChunkReader::new(input, size);
         let mut out = Vec::new();
-        while let Some((abs, c)) = r.next_chunk().unwrap() {
+        let cut = |b: &[u8]| memchr::memrchr2(b' ', b'\n', b).map(|i| i + 1);
+        while let Some((abs, c)) = r.next_chunk(cut).unwrap() {
             out.push((abs, c.to_vec()));
         }
         out

@@ -123,7 +123,6 @@ pub struct BertSplitter {
     /// Raw bytes `[held_start, chunk_abs)` of earlier chunks that a piece may still need.
     held: Vec<u8>,
     held_start: u64,
-    line_has_bytes: bool,
     replaced: u64,
     first_replaced: Option<u64>,
     normalized_chars: Vec<char>,
@@ -140,7 +139,6 @@ impl BertSplitter {
             word: Word::default(),
             held: Vec::new(),
             held_start: 0,
-            line_has_bytes: false,
             replaced: 0,
             first_replaced: None,
             normalized_chars: Vec::with_capacity(8),
@@ -207,7 +205,6 @@ impl BertSplitter {
             if b < 0x80 {
                 match BYTE_CLASS[b as usize] {
                     WORD => {
-                        self.line_has_bytes = true;
                         let c = if self.cfg.lowercase {
                             b.to_ascii_lowercase()
                         } else {
@@ -218,14 +215,9 @@ impl BertSplitter {
                     WS if b == b'\n' => {
                         self.close_word(&ctx, sink)?;
                         sink.line_end(at)?;
-                        self.line_has_bytes = false;
                     }
-                    WS => {
-                        self.line_has_bytes = true;
-                        self.close_word(&ctx, sink)?;
-                    }
+                    WS => self.close_word(&ctx, sink)?,
                     PUNCT => {
-                        self.line_has_bytes = true;
                         self.single(b as char, at, at + 1, PieceKind::Punct, &ctx, sink)?;
                     }
                     _ => self.on_char(b as char, at, at + 1, &ctx, sink)?,
@@ -254,7 +246,18 @@ impl BertSplitter {
         self.end_of_chunk(&ctx, sink)
     }
 
-    /// End of the stream: flush the last piece and the last line.
+    /// A new engine whose first byte is at stream offset `pos` (for chunks processed
+    /// independently: start one at each safe cut).
+    pub fn new_at(cfg: BertConfig, pos: u64) -> Self {
+        BertSplitter {
+            pos,
+            held_start: pos,
+            ..BertSplitter::new(cfg)
+        }
+    }
+
+    /// End of the stream: flush the last piece. (The end of a last line without `\n` is the
+    /// driver's to report: only it knows where the stream ends.)
     pub fn finish<S: PieceSink + ?Sized>(&mut self, sink: &mut S) -> crate::Result<()> {
         let ctx = Ctx {
             chunk: &[],
@@ -266,12 +269,7 @@ impl BertSplitter {
             self.utf8_tail_len = 0;
             self.on_invalid(self.pos - t as u64, t, &ctx, sink)?;
         }
-        self.close_word(&ctx, sink)?;
-        if self.line_has_bytes {
-            sink.line_end(self.pos)?;
-            self.line_has_bytes = false;
-        }
-        Ok(())
+        self.close_word(&ctx, sink)
     }
 
     fn on_invalid<S: PieceSink + ?Sized>(
@@ -300,11 +298,8 @@ impl BertSplitter {
     ) -> crate::Result<()> {
         if c == '\n' {
             self.close_word(ctx, sink)?;
-            sink.line_end(cs)?;
-            self.line_has_bytes = false;
-            return Ok(());
+            return sink.line_end(cs);
         }
-        self.line_has_bytes = true;
         if self.cfg.clean_text && (c == '\0' || c == '\u{FFFD}' || is_bert_control(c)) {
             return Ok(()); // deleted
         }

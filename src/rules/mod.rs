@@ -32,6 +32,24 @@ impl Splitter {
         }
     }
 
+    /// The same engine, fresh, for a chunk starting at stream offset `pos` (the pipeline starts
+    /// one per chunk that begins at a safe cut).
+    pub fn fresh_at(&self, pos: u64) -> Self {
+        match self {
+            Splitter::Bert(b) => Splitter::Bert(BertSplitter::new_at(*b.config(), pos)),
+        }
+    }
+
+    /// The end of the last safe cut in `buf`: a position where this rule set's pieces cannot
+    /// depend on what follows, so an engine started there fresh gives the same output.
+    /// `None` if there is none (the caller then cuts anywhere and hands the engine on).
+    pub fn safe_cut(&self, buf: &[u8]) -> Option<usize> {
+        match self {
+            // After ASCII whitespace no BERT piece continues, and the byte is a char boundary.
+            Splitter::Bert(_) => memchr::memrchr3(b' ', b'\n', b'\t', buf).map(|i| i + 1),
+        }
+    }
+
     /// Process the next chunk of the stream.
     #[inline]
     pub fn feed<S: PieceSink + ?Sized>(&mut self, chunk: &[u8], sink: &mut S) -> crate::Result<()> {
@@ -40,7 +58,7 @@ impl Splitter {
         }
     }
 
-    /// End of the stream: flush the last piece and the last line.
+    /// End of the stream: flush the last piece.
     pub fn finish<S: PieceSink + ?Sized>(&mut self, sink: &mut S) -> crate::Result<()> {
         match self {
             Splitter::Bert(b) => b.finish(sink),
@@ -157,8 +175,8 @@ pub trait PieceSink {
         Ok(())
     }
 
-    /// The end of an input line: a `\n` at absolute offset `at`, or the end of a last line that
-    /// has no `\n`.
+    /// The end of an input line: a `\n` at absolute offset `at` (reported by the engine), or
+    /// the end of a last line that has no `\n` (reported by the driver at the end of the stream).
     fn line_end(&mut self, _at: u64) -> crate::Result<()> {
         Ok(())
     }

@@ -62,13 +62,21 @@ impl Model {
                 stats.tokens += scratch.len() as u64;
                 if !ok {
                     stats.unk += 1;
-                    return out.token(Token { id: w.unk_id(), start: p.start, end: p.end });
+                    return out.token(Token {
+                        id: w.unk_id(),
+                        start: p.start,
+                        end: p.end,
+                    });
                 }
                 for t in scratch.iter() {
                     // Map normalized bytes back to the original characters they came from.
                     let start = p.align[t.start].0;
                     let end = p.align[t.end - 1].1;
-                    out.token(Token { id: t.id, start, end })?;
+                    out.token(Token {
+                        id: t.id,
+                        start,
+                        end,
+                    })?;
                 }
                 Ok(())
             }

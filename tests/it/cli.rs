@@ -75,11 +75,23 @@ fn stdin_and_file_give_the_same_output_and_u32_u16_are_le_ids() {
         .collect();
     assert_eq!(got, want);
     let path = tmp("ids16.bin");
-    let u16_out = run(&["encode", "--format", "u16", "-o", path.to_str().unwrap(), &data("ja")], b"");
+    let u16_out = run(
+        &[
+            "encode",
+            "--format",
+            "u16",
+            "-o",
+            path.to_str().unwrap(),
+            &data("ja"),
+        ],
+        b"",
+    );
     assert!(u16_out.status.success() && u16_out.stdout.is_empty());
     let bytes = std::fs::read(&path).unwrap();
-    let got16: Vec<u32> =
-        bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]) as u32).collect();
+    let got16: Vec<u32> = bytes
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]) as u32)
+        .collect();
     assert_eq!(got16, want);
 }
 
@@ -122,8 +134,14 @@ fn jsonl_has_one_object_per_line_with_absolute_offsets() {
 fn split_text_and_jsonl_print_original_bytes() {
     let out = run(&["split"], "Héllo, 世界!\n\nA\u{200B}B ≠ c\n".as_bytes());
     assert!(out.status.success());
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), "Héllo , 世 界 !\n\nA\u{200B}B ≠ c\n");
-    let out = run(&["split", "--format", "jsonl", "--rules", "bert-cased"], b"Hi, you\n");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "Héllo , 世 界 !\n\nA\u{200B}B ≠ c\n"
+    );
+    let out = run(
+        &["split", "--format", "jsonl", "--rules", "bert-cased"],
+        b"Hi, you\n",
+    );
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
         "{\"pieces\":[[\"Hi\",0,2],[\",\",2,3],[\"you\",4,7]]}\n"
@@ -161,7 +179,11 @@ fn invalid_utf8_is_replaced_and_counted_by_default() {
     let err = stderr(&out);
     assert!(err.contains("warning: replaced 2 invalid UTF-8"), "{err}");
     assert!(err.contains("byte offset 2"), "{err}");
-    assert!(err.lines().any(|l| l.starts_with("replaced") && l.ends_with(" 2")), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("replaced") && l.ends_with(" 2")),
+        "{err}"
+    );
     // U+FFFD is deleted by BERT's clean_text: "ab\xFFcd" encodes like "abcd".
     let clean = run(&["encode"], b"abcd ok  x\n");
     assert_eq!(out.stdout, clean.stdout);
@@ -173,15 +195,30 @@ fn strict_mode_names_the_file_and_offset_of_the_first_bad_byte() {
     let bad = tmp("bad.txt");
     std::fs::write(&good, b"fine text\n").unwrap();
     std::fs::write(&bad, b"ok \xC3\x28 more").unwrap();
-    let out = run(&["encode", "--strict", good.to_str().unwrap(), bad.to_str().unwrap()], b"");
+    let out = run(
+        &[
+            "encode",
+            "--strict",
+            good.to_str().unwrap(),
+            bad.to_str().unwrap(),
+        ],
+        b"",
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains(bad.to_str().unwrap()) && err.contains("byte offset 3"), "{err}");
+    assert!(
+        err.contains(bad.to_str().unwrap()) && err.contains("byte offset 3"),
+        "{err}"
+    );
     assert!(err.contains("invalid UTF-8"), "{err}");
     // Truncated input: a character cut by the end of the stream.
     let out = run(&["split", "--strict"], b"abc \xE4\xB8");
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("<stdin>: byte offset 4"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("<stdin>: byte offset 4"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -200,7 +237,10 @@ fn unreadable_inputs_and_bad_models_exit_1_naming_the_file() {
     let out = run(&["encode", "--model", bad_json.to_str().unwrap()], b"hi");
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains(bad_json.to_str().unwrap()) && err.contains("bad model file"), "{err}");
+    assert!(
+        err.contains(bad_json.to_str().unwrap()) && err.contains("bad model file"),
+        "{err}"
+    );
 
     let no_unk = tmp("vocab.txt");
     std::fs::write(&no_unk, b"a\nb\n##c\n").unwrap();
@@ -218,9 +258,15 @@ fn loads_vocab_txt_and_tokenizer_json_by_path() {
     let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
     let input = text("mixed");
     let builtin = run(&["encode", &data("mixed")], b"").stdout;
-    for f in ["bert-base-uncased-vocab.txt", "bert-base-uncased-tokenizer.json"] {
+    for f in [
+        "bert-base-uncased-vocab.txt",
+        "bert-base-uncased-tokenizer.json",
+    ] {
         let p = models.join(f);
-        let out = run(&["encode", "--model", p.to_str().unwrap(), &data("mixed")], b"");
+        let out = run(
+            &["encode", "--model", p.to_str().unwrap(), &data("mixed")],
+            b"",
+        );
         assert!(out.status.success(), "{f}: {}", stderr(&out));
         assert!(out.stdout == builtin, "{f} gives other ids");
     }
@@ -230,11 +276,28 @@ fn loads_vocab_txt_and_tokenizer_json_by_path() {
 #[test]
 fn usage_errors_exit_2() {
     assert_eq!(run(&["encode", "--bogus"], b"").status.code(), Some(2));
-    assert_eq!(run(&["encode", "--format", "xml"], b"").status.code(), Some(2));
-    assert_eq!(run(&["split", "--rules", "nope"], b"").status.code(), Some(2));
-    assert_eq!(run(&["split", "--format", "u32"], b"").status.code(), Some(2));
-    assert_eq!(run(&["encode", "--chunk-size", "0"], b"").status.code(), Some(2));
-    assert_eq!(run(&["encode", "--model", "no-such-model"], b"").status.code(), Some(2));
+    assert_eq!(
+        run(&["encode", "--format", "xml"], b"").status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(&["split", "--rules", "nope"], b"").status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(&["split", "--format", "u32"], b"").status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(&["encode", "--chunk-size", "0"], b"").status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(&["encode", "--model", "no-such-model"], b"")
+            .status
+            .code(),
+        Some(2)
+    );
     assert_eq!(run(&[], b"").status.code(), Some(2));
     // A vocabulary over 65,536 ids cannot be written as u16.
     let big = tmp("big-vocab.txt");
@@ -243,7 +306,16 @@ fn usage_errors_exit_2() {
         v.push_str(&format!("t{i}\n"));
     }
     std::fs::write(&big, v).unwrap();
-    let out = run(&["encode", "--model", big.to_str().unwrap(), "--format", "u16"], b"hi");
+    let out = run(
+        &[
+            "encode",
+            "--model",
+            big.to_str().unwrap(),
+            "--format",
+            "u16",
+        ],
+        b"hi",
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("65,536"), "{}", stderr(&out));
     let help = run(&["--help"], b"");
@@ -255,7 +327,13 @@ fn usage_errors_exit_2() {
 fn closed_stdout_ends_quietly_with_0() {
     // `tokstream encode big | head -c 10`: read a little, close the pipe, expect exit 0.
     let mut child = bin()
-        .args(["encode", &data("en"), &data("zh"), &data("ja"), &data("code")])
+        .args([
+            "encode",
+            &data("en"),
+            &data("zh"),
+            &data("ja"),
+            &data("code"),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -310,6 +388,9 @@ fn a_gigabyte_without_whitespace_runs_in_bounded_memory() {
     let encode = peak_rss_kib(&["encode", "--format", "none"], b"abcdefghij", GIB);
     let split = peak_rss_kib(&["split"], "ｘ한국".as_bytes(), GIB / 4);
     for (what, kib) in [("encode", encode), ("split", split)] {
-        assert!(kib < 64 * 1024, "{what}: peak RSS {kib} KiB for a giant word");
+        assert!(
+            kib < 64 * 1024,
+            "{what}: peak RSS {kib} KiB for a giant word"
+        );
     }
 }

@@ -23,18 +23,27 @@ pub fn text(name: &str) -> Vec<u8> {
 pub fn golden(rel: &str) -> Vec<Vec<u64>> {
     let path = data_dir().join("golden").join(rel);
     let s = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    s.lines().map(|l| l.split('\t').map(|f| f.parse().unwrap()).collect()).collect()
+    s.lines()
+        .map(|l| l.split('\t').map(|f| f.parse().unwrap()).collect())
+        .collect()
 }
 
 pub fn golden_tokens(name: &str) -> Vec<Token> {
     golden(&format!("bert-base-uncased/{name}.tokens"))
         .into_iter()
-        .map(|r| Token { id: r[0] as u32, start: r[1], end: r[2] })
+        .map(|r| Token {
+            id: r[0] as u32,
+            start: r[1],
+            end: r[2],
+        })
         .collect()
 }
 
 pub fn golden_pieces(rules: RuleSet, name: &str) -> Vec<(u64, u64)> {
-    golden(&format!("{}/{name}.pieces", rules.name())).into_iter().map(|r| (r[0], r[1])).collect()
+    golden(&format!("{}/{name}.pieces", rules.name()))
+        .into_iter()
+        .map(|r| (r[0], r[1]))
+        .collect()
 }
 
 /// Collects piece offsets, checking on the way that raw bytes equal `input[start..end]`.
@@ -46,7 +55,11 @@ pub struct PieceCollector<'a> {
 
 impl<'a> PieceCollector<'a> {
     pub fn new(input: &'a [u8]) -> Self {
-        PieceCollector { input, pieces: Vec::new(), fragment: Vec::new() }
+        PieceCollector {
+            input,
+            pieces: Vec::new(),
+            fragment: Vec::new(),
+        }
     }
 }
 
@@ -59,7 +72,12 @@ impl PieceSink for PieceCollector<'_> {
     fn piece(&mut self, p: &Piece<'_>) -> tokstream::Result<()> {
         self.fragment.extend_from_slice(p.raw);
         let want = &self.input[p.start as usize..p.end as usize];
-        assert!(self.fragment == want, "raw bytes of piece {}..{} differ from the input", p.start, p.end);
+        assert!(
+            self.fragment == want,
+            "raw bytes of piece {}..{} differ from the input",
+            p.start,
+            p.end
+        );
         self.fragment.clear();
         self.pieces.push((p.start, p.end));
         Ok(())
@@ -73,7 +91,10 @@ pub fn model() -> &'static Model {
 
 pub fn encode(input: &[u8], chunk_size: usize) -> Vec<Token> {
     let mut out = Vec::new();
-    let opts = StreamOptions { chunk_size, strict_utf8: false };
+    let opts = StreamOptions {
+        chunk_size,
+        strict_utf8: false,
+    };
     pipeline::encode_stream(input, model(), &opts, &mut out).unwrap();
     out
 }
@@ -88,7 +109,10 @@ pub fn split(input: &[u8], rules: RuleSet, chunk_size: usize) -> Vec<(u64, u64)>
 /// The jsonl output of `split` (raw text and offsets), as the CLI writes it.
 pub fn split_jsonl(input: &[u8], rules: RuleSet, chunk_size: usize) -> Vec<u8> {
     let mut w = PieceWriter::new(Vec::new(), Format::Jsonl).unwrap();
-    let opts = StreamOptions { chunk_size, strict_utf8: false };
+    let opts = StreamOptions {
+        chunk_size,
+        strict_utf8: false,
+    };
     pipeline::split_stream(input, rules, &opts, &mut w).unwrap();
     w.finish().unwrap()
 }

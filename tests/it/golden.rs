@@ -8,7 +8,11 @@ use super::common::*;
 
 #[test]
 fn golden_corpus_is_at_least_2mb_of_real_text() {
-    let real: usize = CORPUS.iter().filter(|n| **n != "hard_cases").map(|n| text(n).len()).sum();
+    let real: usize = CORPUS
+        .iter()
+        .filter(|n| **n != "hard_cases")
+        .map(|n| text(n).len())
+        .sum();
     assert!(real >= 2_000_000, "only {real} bytes of real text");
 }
 
@@ -19,7 +23,13 @@ fn bert_base_uncased_ids_and_offsets_match_hf() {
         let input = text(name);
         let want = golden_tokens(name);
         let got = encode(&input, DEFAULT_CHUNK_SIZE);
-        assert_same(&format!("{name}: bert-base-uncased tokens"), &input, &want, &got, |t| t.start);
+        assert_same(
+            &format!("{name}: bert-base-uncased tokens"),
+            &input,
+            &want,
+            &got,
+            |t| t.start,
+        );
         total += want.len();
     }
     assert!(total > 500_000, "{total} tokens compared");
@@ -32,7 +42,13 @@ fn bert_pieces_match_hf() {
             let input = text(name);
             let want = golden_pieces(rules, name);
             let got = split(&input, rules, DEFAULT_CHUNK_SIZE);
-            assert_same(&format!("{name}: {rules} pieces"), &input, &want, &got, |p| p.0);
+            assert_same(
+                &format!("{name}: {rules} pieces"),
+                &input,
+                &want,
+                &got,
+                |p| p.0,
+            );
         }
     }
 }
@@ -44,13 +60,9 @@ fn unk_count_matches_hf() {
         let input = text(name);
         let want = golden_tokens(name).iter().filter(|t| t.id == 100).count() as u64;
         let mut out = Vec::new();
-        let stats = tokstream::pipeline::encode_stream(
-            &input[..],
-            model(),
-            &Default::default(),
-            &mut out,
-        )
-        .unwrap();
+        let stats =
+            tokstream::pipeline::encode_stream(&input[..], model(), &Default::default(), &mut out)
+                .unwrap();
         assert_eq!(stats.unk, want, "{name}");
         assert_eq!(stats.tokens, out.len() as u64, "{name}");
     }

@@ -17,9 +17,13 @@ fn encode_is_identical_for_every_chunk_size() {
         let want = golden_tokens(name);
         for size in chunk_sizes() {
             let got = encode(&input, size);
-            assert_same(&format!("{name}: tokens, chunk size {size}"), &input, &want, &got, |t| {
-                t.start
-            });
+            assert_same(
+                &format!("{name}: tokens, chunk size {size}"),
+                &input,
+                &want,
+                &got,
+                |t| t.start,
+            );
         }
     }
 }
@@ -36,7 +40,10 @@ fn split_is_identical_for_every_chunk_size() {
                 let label = format!("{name}: {rules} pieces, chunk size {size}");
                 assert_same(&label, &input, &want, &got, |p| p.0);
                 // The written output (raw bytes of each piece, escaped) too.
-                assert!(split_jsonl(&input, rules, size) == want_jsonl, "{label}: jsonl differs");
+                assert!(
+                    split_jsonl(&input, rules, size) == want_jsonl,
+                    "{label}: jsonl differs"
+                );
             }
         }
     }
@@ -57,7 +64,15 @@ fn cuts_inside_characters_words_and_deleted_runs() {
     let want_jsonl = split_jsonl(&input, RuleSet::Bert, input.len());
     for size in 1..input.len() {
         assert_eq!(encode(&input, size), want_tokens, "chunk size {size}");
-        assert_eq!(split(&input, RuleSet::Bert, size), want_pieces, "chunk size {size}");
-        assert_eq!(split_jsonl(&input, RuleSet::Bert, size), want_jsonl, "chunk size {size}");
+        assert_eq!(
+            split(&input, RuleSet::Bert, size),
+            want_pieces,
+            "chunk size {size}"
+        );
+        assert_eq!(
+            split_jsonl(&input, RuleSet::Bert, size),
+            want_jsonl,
+            "chunk size {size}"
+        );
     }
 }
