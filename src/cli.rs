@@ -51,6 +51,8 @@ enum Command {
     /// Text is tokenized as plain text: a literal "[SEP]" in the input is not a special token,
     /// and no [CLS]/[SEP] are added.
     Encode(EncodeArgs),
+    /// Turn token ids back into text (the exact bytes; byte-level BPE models only).
+    Decode(DecodeArgs),
     /// List the built-in models and rule sets.
     Models,
 }
@@ -111,16 +113,56 @@ struct EncodeArgs {
     common: CommonArgs,
 }
 
+#[derive(Args, Debug)]
+struct DecodeArgs {
+    /// Model: gpt2, r50k_base, cl100k_base, o200k_base, or a path to a .tiktoken file or a
+    /// GPT-2 encoder.json.
+    #[arg(long, short, value_name = "NAME|PATH", default_value = "cl100k_base")]
+    model: String,
+    /// Input format: text (decimal ids separated by whitespace), jsonl (encode's jsonl), u32 or
+    /// u16 (raw little-endian).
+    #[arg(long, value_name = "FORMAT", default_value = "u32",
+          value_parser = ["text", "jsonl", "u32", "u16"])]
+    format: String,
+    /// Input files of ids, read in order ("-" or none: stdin).
+    #[arg(value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Write the bytes to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
 /// Built-in models: name and description.
-const BUILTIN_MODELS: &[(&str, &str)] = &[(
-    "bert-base-uncased",
-    "WordPiece, 30,522 tokens, uncased BERT normalizer (embedded)",
-)];
+const BUILTIN_MODELS: &[(&str, &str)] = &[
+    (
+        "bert-base-uncased",
+        "WordPiece, 30,522 tokens, uncased BERT normalizer (embedded)",
+    ),
+    (
+        "gpt2",
+        "byte-level BPE, 50,257 ids, gpt2 pattern (= r50k_base; embedded)",
+    ),
+    (
+        "r50k_base",
+        "byte-level BPE, 50,257 ids, gpt2 pattern (tiktoken ranks; embedded)",
+    ),
+    (
+        "cl100k_base",
+        "byte-level BPE, 100,256 ids, cl100k pattern (tiktoken ranks; embedded)",
+    ),
+    (
+        "o200k_base",
+        "byte-level BPE, 199,998 ids, o200k pattern (tiktoken ranks; embedded)",
+    ),
+];
 
 /// Resolve `--model`.
 pub fn load_model(name: &str) -> crate::Result<Model> {
     if name == "bert-base-uncased" {
         return Ok(Model::WordPiece(WordPiece::bert_base_uncased()));
+    }
+    if let Some(b) = crate::subword::Bpe::builtin(name) {
+        return Ok(Model::Bpe(b));
     }
     let path = PathBuf::from(name);
     if !path.exists() {
@@ -129,6 +171,13 @@ pub fn load_model(name: &str) -> crate::Result<Model> {
             "unknown model '{name}': not a built-in model ({}) and no such file",
             names.join(", ")
         )));
+    }
+    let file = path.file_name().and_then(|f| f.to_str()).unwrap_or("");
+    if file.ends_with(".tiktoken") {
+        return crate::subword::Bpe::from_tiktoken_path(&path, None).map(Model::Bpe);
+    }
+    if file.ends_with("encoder.json") {
+        return crate::subword::Bpe::from_encoder_json(&path).map(Model::Bpe);
     }
     WordPiece::from_path(&path).map(Model::WordPiece)
 }
@@ -174,7 +223,8 @@ fn run(cli: Cli) -> crate::Result<()> {
                 println!("  {n:<20} {d}");
             }
             println!(
-                "  PATH                 a WordPiece vocab.txt or a Hugging Face tokenizer.json"
+                "  PATH                 a WordPiece vocab.txt or a Hugging Face tokenizer.json, a \
+                 tiktoken .tiktoken file, a GPT-2 encoder.json"
             );
             println!("rule sets (tokstream split --rules NAME):");
             for r in RuleSet::ALL {
@@ -191,6 +241,27 @@ fn run(cli: Cli) -> crate::Result<()> {
             let stats = res.map_err(|e| input.locate_error(e))?;
             writer.finish()?;
             report(&a.common, &input, &stats);
+            Ok(())
+        }
+        Command::Decode(a) => {
+            use crate::subword::bpe::{IdFormat, decode_stream};
+            let Model::Bpe(bpe) = load_model(&a.model)? else {
+                return Err(Error::config(format!(
+                    "decode needs a byte-level BPE model, and '{}' is not one",
+                    a.model
+                )));
+            };
+            let format = match a.format.as_str() {
+                "text" => IdFormat::Text,
+                "jsonl" => IdFormat::Jsonl,
+                "u16" => IdFormat::U16,
+                _ => IdFormat::U32,
+            };
+            let mut input = InputStream::open(&a.files)?;
+            let mut out = open_output(&a.output)?;
+            let res = decode_stream(&bpe, &mut input, format, &mut out);
+            res.map_err(|e| input.locate_error(e))?;
+            out.flush()?;
             Ok(())
         }
         Command::Encode(a) => {

@@ -6,17 +6,21 @@
 //! original stream. Its output never depends on where the chunks were cut.
 
 pub mod bert;
+pub mod gpt;
 
 use std::fmt;
 use std::str::FromStr;
 
 pub use bert::{BertConfig, BertSplitter};
+pub use gpt::{GptConfig, GptPattern, GptSplitter};
 
 /// A streaming rules engine of any rule set: the pipeline holds one of these per stream (or per
 /// independent chunk) and feeds it in order.
 pub enum Splitter {
     /// `bert`, `bert-cased`, or the normalizer of a WordPiece model.
     Bert(BertSplitter),
+    /// `gpt2`, `cl100k`, `o200k` (tiktoken patterns), or the pre-tokenizer of a BPE model.
+    Gpt(GptSplitter),
 }
 
 impl Splitter {
@@ -29,6 +33,13 @@ impl Splitter {
                 strict_utf8,
                 ..rules.bert_config()
             })),
+            RuleSet::Gpt2 | RuleSet::Cl100k | RuleSet::O200k => {
+                let pattern = rules.gpt_pattern().unwrap_or(GptPattern::Gpt2);
+                Splitter::Gpt(GptSplitter::new(GptConfig {
+                    strict_utf8,
+                    ..GptConfig::new(pattern)
+                }))
+            }
         }
     }
 
@@ -36,6 +47,7 @@ impl Splitter {
     /// one per chunk that begins at a safe cut).
     pub fn fresh_at(&self, pos: u64) -> Self {
         match self {
+            Splitter::Gpt(g) => Splitter::Gpt(GptSplitter::new_at(*g.config(), pos)),
             Splitter::Bert(b) => Splitter::Bert(BertSplitter::new_at(*b.config(), pos)),
         }
     }
@@ -47,6 +59,9 @@ impl Splitter {
         match self {
             // After ASCII whitespace no BERT piece continues, and the byte is a char boundary.
             Splitter::Bert(_) => memchr::memrchr3(b' ', b'\n', b'\t', buf).map(|i| i + 1),
+            // See gpt::safe_cut: before a space or newline that follows an ASCII letter or
+            // digit, or after a newline followed by one.
+            Splitter::Gpt(_) => gpt::safe_cut(buf),
         }
     }
 
@@ -55,6 +70,7 @@ impl Splitter {
     pub fn feed<S: PieceSink + ?Sized>(&mut self, chunk: &[u8], sink: &mut S) -> crate::Result<()> {
         match self {
             Splitter::Bert(b) => b.feed(chunk, sink),
+            Splitter::Gpt(g) => g.feed(chunk, sink),
         }
     }
 
@@ -62,6 +78,7 @@ impl Splitter {
     pub fn finish<S: PieceSink + ?Sized>(&mut self, sink: &mut S) -> crate::Result<()> {
         match self {
             Splitter::Bert(b) => b.finish(sink),
+            Splitter::Gpt(g) => g.finish(sink),
         }
     }
 
@@ -69,6 +86,7 @@ impl Splitter {
     pub fn replaced(&self) -> (u64, Option<u64>) {
         match self {
             Splitter::Bert(b) => (b.replaced(), b.first_replaced()),
+            Splitter::Gpt(g) => (g.replaced(), g.first_replaced()),
         }
     }
 
@@ -76,6 +94,7 @@ impl Splitter {
     pub fn position(&self) -> u64 {
         match self {
             Splitter::Bert(b) => b.position(),
+            Splitter::Gpt(g) => g.position(),
         }
     }
 }
@@ -88,25 +107,50 @@ pub enum RuleSet {
     Bert,
     /// The same without lowercasing and accent stripping (cased BERT models).
     BertCased,
+    /// tiktoken's gpt2 / r50k_base / p50k_base pattern.
+    Gpt2,
+    /// tiktoken's cl100k_base pattern.
+    Cl100k,
+    /// tiktoken's o200k_base pattern.
+    O200k,
 }
 
 impl RuleSet {
     /// Every rule set, in the order `--help` lists them.
-    pub const ALL: &'static [RuleSet] = &[RuleSet::Bert, RuleSet::BertCased];
+    pub const ALL: &'static [RuleSet] = &[
+        RuleSet::Bert,
+        RuleSet::BertCased,
+        RuleSet::Gpt2,
+        RuleSet::Cl100k,
+        RuleSet::O200k,
+    ];
 
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
         match self {
             RuleSet::Bert => "bert",
             RuleSet::BertCased => "bert-cased",
+            RuleSet::Gpt2 => "gpt2",
+            RuleSet::Cl100k => "cl100k",
+            RuleSet::O200k => "o200k",
         }
     }
 
-    /// The BERT normalizer settings of this rule set.
+    /// The BERT normalizer settings of this rule set (the uncased ones for a GPT rule set).
     pub fn bert_config(self) -> BertConfig {
         match self {
-            RuleSet::Bert => BertConfig::uncased(),
             RuleSet::BertCased => BertConfig::cased(),
+            _ => BertConfig::uncased(),
+        }
+    }
+
+    /// The tiktoken pattern of a GPT rule set.
+    pub fn gpt_pattern(self) -> Option<GptPattern> {
+        match self {
+            RuleSet::Gpt2 => Some(GptPattern::Gpt2),
+            RuleSet::Cl100k => Some(GptPattern::Cl100k),
+            RuleSet::O200k => Some(GptPattern::O200k),
+            _ => None,
         }
     }
 }

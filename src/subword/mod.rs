@@ -1,13 +1,15 @@
 //! Subword models: turn one pre-token piece into token ids.
 
+pub mod bpe;
 pub mod vocab;
 pub mod wordpiece;
 
+pub use bpe::Bpe;
 pub use vocab::Vocab;
 pub use wordpiece::{WordPiece, WordPieceConfig};
 
 use crate::pipeline::{Token, TokenSink};
-use crate::rules::{BertConfig, BertSplitter, Piece, Splitter};
+use crate::rules::{BertConfig, BertSplitter, GptConfig, GptSplitter, Piece, Splitter};
 use crate::stats::Stats;
 use wordpiece::SubToken;
 
@@ -16,6 +18,8 @@ use wordpiece::SubToken;
 pub enum Model {
     /// BERT-style WordPiece.
     WordPiece(WordPiece),
+    /// Byte-level BPE (tiktoken ranks, GPT-2 encoder.json) behind a GPT pattern.
+    Bpe(Bpe),
 }
 
 impl Model {
@@ -23,6 +27,7 @@ impl Model {
     pub fn vocab_size(&self) -> usize {
         match self {
             Model::WordPiece(w) => w.vocab().len(),
+            Model::Bpe(b) => b.vocab().len(),
         }
     }
 
@@ -30,6 +35,7 @@ impl Model {
     pub fn token_bytes(&self, id: u32) -> Option<&[u8]> {
         match self {
             Model::WordPiece(w) => w.vocab().token(id),
+            Model::Bpe(b) => b.vocab().token(id),
         }
     }
 
@@ -40,6 +46,12 @@ impl Model {
                 norm_cap: w.config().max_input_chars_per_word,
                 strict_utf8,
                 ..w.normalizer()
+            })),
+            // Long pieces reach BPE in parts of at most about 1 MiB (see rules::gpt).
+            Model::Bpe(b) => Splitter::Gpt(GptSplitter::new(GptConfig {
+                strict_utf8,
+                split_long: true,
+                ..GptConfig::new(b.pattern())
             })),
         }
     }
@@ -56,6 +68,19 @@ impl Model {
     ) -> crate::Result<()> {
         stats.pieces += 1;
         match self {
+            Model::Bpe(b) => {
+                // Offsets from the token bytes: BPE tokens partition the piece's raw bytes.
+                let mut at = p.start;
+                let mut n = 0u64;
+                let res = b.encode_each(p.raw, |id, len| {
+                    n += 1;
+                    let start = at;
+                    at += u64::from(len);
+                    out.token(Token { id, start, end: at })
+                });
+                stats.tokens += n;
+                res
+            }
             Model::WordPiece(w) => {
                 scratch.clear();
                 let ok = w.encode_word(p.normalized, p.chars, scratch);

@@ -1,4 +1,5 @@
 mod cli;
 mod common;
 mod golden;
+mod gpt;
 mod streaming;

@@ -1,0 +1,566 @@
+//! Byte-level BPE exactly as tiktoken encodes (SPEC.md section 4).
+//!
+//! tiktoken encodes a piece by (1) emitting its id if the whole piece is a token, else (2)
+//! starting from single bytes and repeatedly merging the adjacent pair whose concatenation is
+//! the token of lowest rank (the leftmost on ties) until no adjacent pair is a token. Its loop
+//! rescans the whole piece per merge (O(n²), the "long inputs" trap of SPEC.md section 5).
+//!
+//! Here the same merge order comes from a min-heap of `(rank, position)` over a doubly linked
+//! list of parts, with stale entries skipped: O(n log n) per piece, identical results (the
+//! heap pops the lowest rank and, among equal ranks, the lowest position, i.e. the leftmost;
+//! a popped entry is used only if the pair at that position still concatenates to that rank).
+//! Short pieces (the common case) use a plain scan over a small array, like tiktoken.
+//!
+//! "Concatenation is a token" is looked up as a pair table `(left id, right id) → merged id`
+//! built once from every split of every token into two tokens, so the hot loop hashes two u32s
+//! rather than byte strings. The rank of a token is its id (true of every tiktoken file).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::path::Path;
+
+use rustc_hash::FxHashMap;
+
+use crate::error::Error;
+use crate::rules::GptPattern;
+use crate::subword::Vocab;
+
+/// Pieces up to this many bytes are merged by a linear scan; longer ones use the heap.
+const SCAN_MAX: usize = 64;
+
+/// A byte-level BPE model: token bytes by id, and how to merge them.
+#[derive(Clone, Debug)]
+pub struct Bpe {
+    name: String,
+    pattern: GptPattern,
+    vocab: Vocab,
+    /// Whole token bytes → id.
+    ids: FxHashMap<Box<[u8]>, u32>,
+    /// `(left, right)` → id of their concatenation, when it is a token.
+    pairs: FxHashMap<u64, u32>,
+    /// Id of each single byte.
+    byte_ids: Box<[u32; 256]>,
+}
+
+#[inline(always)]
+fn pair_key(a: u32, b: u32) -> u64 {
+    (u64::from(a) << 32) | u64::from(b)
+}
+
+/// The embedded rank files.
+static R50K: &[u8] = include_bytes!("../../models/r50k_base.tiktoken");
+static CL100K: &[u8] = include_bytes!("../../models/cl100k_base.tiktoken");
+static O200K: &[u8] = include_bytes!("../../models/o200k_base.tiktoken");
+
+impl Bpe {
+    /// A built-in model by name: `gpt2` / `r50k_base`, `cl100k_base`, `o200k_base`.
+    pub fn builtin(name: &str) -> Option<Bpe> {
+        let (data, pattern) = match name {
+            "gpt2" | "r50k_base" => (R50K, GptPattern::Gpt2),
+            "cl100k_base" => (CL100K, GptPattern::Cl100k),
+            "o200k_base" => (O200K, GptPattern::O200k),
+            _ => return None,
+        };
+        let ranks = parse_tiktoken(data).ok()?;
+        Bpe::from_ranks(name, pattern, ranks).ok()
+    }
+
+    /// A model from a `.tiktoken` file (`base64(token) rank` a line). The pattern is guessed
+    /// from the file name (`cl100k`, `o200k`, else gpt2) unless given.
+    pub fn from_tiktoken_path(path: &Path, pattern: Option<GptPattern>) -> crate::Result<Bpe> {
+        let data = std::fs::read(path).map_err(|e| Error::from(e).with_path(path))?;
+        let ranks = parse_tiktoken(&data).map_err(|m| Error::bad_model(path, m))?;
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("bpe");
+        let pattern = pattern.unwrap_or(if name.contains("o200k") {
+            GptPattern::O200k
+        } else if name.contains("cl100k") {
+            GptPattern::Cl100k
+        } else {
+            GptPattern::Gpt2
+        });
+        Bpe::from_ranks(name, pattern, ranks).map_err(|m| Error::bad_model(path, m))
+    }
+
+    /// A GPT-2 model from `encoder.json` (byte-level unicode strings → ids; tiktoken derives
+    /// the same ranks from `vocab.bpe`, and they equal these ids for GPT-2).
+    pub fn from_encoder_json(path: &Path) -> crate::Result<Bpe> {
+        let data = std::fs::read(path).map_err(|e| Error::from(e).with_path(path))?;
+        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&data)
+            .map_err(|e| Error::bad_model(path, format!("not a JSON object: {e}")))?;
+        let decoder = byte_decoder();
+        let mut ranks = Vec::with_capacity(map.len());
+        for (k, v) in &map {
+            let id = v
+                .as_u64()
+                .and_then(|v| u32::try_from(v).ok())
+                .ok_or_else(|| Error::bad_model(path, format!("bad id for {k:?}")))?;
+            let mut bytes = Vec::with_capacity(k.len());
+            for c in k.chars() {
+                match decoder.get(&c) {
+                    Some(&b) => bytes.push(b),
+                    None => {
+                        return Err(Error::bad_model(
+                            path,
+                            format!("{k:?} is not a byte-level token"),
+                        ));
+                    }
+                }
+            }
+            ranks.push((bytes, id));
+        }
+        // Special tokens such as <|endoftext|> are not BPE tokens: keep only what is mergeable.
+        ranks.retain(|(b, _)| !b.starts_with(b"<|"));
+        Bpe::from_ranks("gpt2", GptPattern::Gpt2, ranks).map_err(|m| Error::bad_model(path, m))
+    }
+
+    /// Build from `(token bytes, rank)` pairs; rank = id.
+    pub fn from_ranks(
+        name: &str,
+        pattern: GptPattern,
+        mut ranks: Vec<(Vec<u8>, u32)>,
+    ) -> Result<Bpe, String> {
+        ranks.sort_by_key(|r| r.1);
+        let n = ranks.last().map_or(0, |r| r.1 as usize + 1);
+        let mut by_id: Vec<Option<&[u8]>> = vec![None; n];
+        let mut ids = FxHashMap::default();
+        ids.reserve(ranks.len());
+        for (bytes, id) in &ranks {
+            if bytes.is_empty() {
+                return Err(format!("empty token for id {id}"));
+            }
+            if by_id[*id as usize].replace(bytes).is_some() {
+                return Err(format!("id {id} appears twice"));
+            }
+            if ids.insert(bytes.clone().into_boxed_slice(), *id).is_some() {
+                return Err(format!("token {bytes:?} appears twice"));
+            }
+        }
+        let mut byte_ids = Box::new([0u32; 256]);
+        for b in 0..=255u8 {
+            byte_ids[b as usize] = *ids
+                .get(&[b][..])
+                .ok_or_else(|| format!("byte {b:#04x} is not a token: not a byte-level BPE"))?;
+        }
+        let mut pairs = FxHashMap::default();
+        for (bytes, id) in &ranks {
+            for k in 1..bytes.len() {
+                if let (Some(&a), Some(&b)) = (ids.get(&bytes[..k]), ids.get(&bytes[k..])) {
+                    pairs.insert(pair_key(a, b), *id);
+                }
+            }
+        }
+        Ok(Bpe {
+            name: name.to_string(),
+            pattern,
+            vocab: Vocab::from_tokens(by_id),
+            ids,
+            pairs,
+            byte_ids,
+        })
+    }
+
+    /// The model's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The pre-tokenizer pattern this model is used with.
+    pub fn pattern(&self) -> GptPattern {
+        self.pattern
+    }
+
+    /// Token bytes by id.
+    pub fn vocab(&self) -> &Vocab {
+        &self.vocab
+    }
+
+    /// Id of the token with exactly these bytes.
+    #[inline]
+    pub fn token_id(&self, bytes: &[u8]) -> Option<u32> {
+        self.ids.get(bytes).copied()
+    }
+
+    #[inline(always)]
+    fn merge(&self, a: u32, b: u32) -> Option<u32> {
+        self.pairs.get(&pair_key(a, b)).copied()
+    }
+
+    /// Encode one piece, appending `(id, byte length)` of each token to `out`.
+    pub fn encode_piece(&self, piece: &[u8], out: &mut Vec<(u32, u32)>) {
+        let _ = self.encode_each(piece, |id, len| {
+            out.push((id, len));
+            Ok::<(), ()>(())
+        });
+    }
+
+    /// Encode one piece, calling `f(id, byte length)` for each token in order.
+    #[inline]
+    pub fn encode_each<E>(
+        &self,
+        piece: &[u8],
+        mut f: impl FnMut(u32, u32) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if piece.is_empty() {
+            return Ok(());
+        }
+        if let Some(id) = self.token_id(piece) {
+            return f(id, piece.len() as u32);
+        }
+        if piece.len() <= SCAN_MAX {
+            self.merge_scan(piece, f)
+        } else {
+            self.merge_heap(piece, f)
+        }
+    }
+
+    /// tiktoken's loop on a small array: find the lowest-rank pair (leftmost), merge, repeat.
+    fn merge_scan<E>(
+        &self,
+        piece: &[u8],
+        mut f: impl FnMut(u32, u32) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut toks = [0u32; SCAN_MAX];
+        let mut lens = [0u32; SCAN_MAX];
+        let mut ranks = [u32::MAX; SCAN_MAX];
+        let n0 = piece.len();
+        for (i, &b) in piece.iter().enumerate() {
+            toks[i] = self.byte_ids[b as usize];
+            lens[i] = 1;
+        }
+        for i in 0..n0 - 1 {
+            ranks[i] = self.merge(toks[i], toks[i + 1]).unwrap_or(u32::MAX);
+        }
+        let mut n = n0;
+        while n > 1 {
+            let mut best = u32::MAX;
+            let mut at = 0;
+            for (i, &r) in ranks[..n - 1].iter().enumerate() {
+                if r < best {
+                    best = r;
+                    at = i;
+                }
+            }
+            if best == u32::MAX {
+                break;
+            }
+            toks[at] = best;
+            lens[at] += lens[at + 1];
+            toks.copy_within(at + 2..n, at + 1);
+            lens.copy_within(at + 2..n, at + 1);
+            ranks.copy_within(at + 2..n, at + 1);
+            n -= 1;
+            ranks[n - 1] = u32::MAX;
+            if at + 1 < n {
+                ranks[at] = self.merge(toks[at], toks[at + 1]).unwrap_or(u32::MAX);
+            }
+            if at > 0 {
+                ranks[at - 1] = self.merge(toks[at - 1], toks[at]).unwrap_or(u32::MAX);
+            }
+        }
+        for i in 0..n {
+            f(toks[i], lens[i])?;
+        }
+        Ok(())
+    }
+
+    /// The same merge order with a heap: O(n log n) for long pieces.
+    fn merge_heap<E>(
+        &self,
+        piece: &[u8],
+        mut f: impl FnMut(u32, u32) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let n = piece.len();
+        let mut tok: Vec<u32> = piece.iter().map(|&b| self.byte_ids[b as usize]).collect();
+        let mut len = vec![1u32; n];
+        // Linked list over positions; usize::MAX = none.
+        let mut next: Vec<usize> = (1..=n).collect();
+        next[n - 1] = usize::MAX;
+        let mut prev: Vec<usize> = (0..n).map(|i| i.wrapping_sub(1)).collect();
+        let mut alive = vec![true; n];
+        let mut heap = BinaryHeap::with_capacity(n);
+        for i in 0..n - 1 {
+            if let Some(r) = self.merge(tok[i], tok[i + 1]) {
+                heap.push(Reverse((r, i)));
+            }
+        }
+        while let Some(Reverse((r, i))) = heap.pop() {
+            let j = next[i];
+            if !alive[i] || j == usize::MAX || self.merge(tok[i], tok[j]) != Some(r) {
+                continue; // stale
+            }
+            tok[i] = r;
+            len[i] += len[j];
+            alive[j] = false;
+            let k = next[j];
+            next[i] = k;
+            if k != usize::MAX {
+                prev[k] = i;
+                if let Some(r2) = self.merge(tok[i], tok[k]) {
+                    heap.push(Reverse((r2, i)));
+                }
+            }
+            let p = prev[i];
+            if p != usize::MAX
+                && let Some(r0) = self.merge(tok[p], tok[i])
+            {
+                heap.push(Reverse((r0, p)));
+            }
+        }
+        let mut i = 0;
+        while i != usize::MAX {
+            f(tok[i], len[i])?;
+            i = next[i];
+        }
+        Ok(())
+    }
+
+    /// Append the bytes of `ids` to `out`; returns the first id that is not a token, if any.
+    pub fn decode_into(&self, ids: &[u32], out: &mut Vec<u8>) -> Result<(), u32> {
+        for &id in ids {
+            match self.vocab.token(id) {
+                Some(b) if !b.is_empty() => out.extend_from_slice(b),
+                _ => return Err(id),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parse a `.tiktoken` file: `base64(token) rank` per line.
+pub fn parse_tiktoken(data: &[u8]) -> Result<Vec<(Vec<u8>, u32)>, String> {
+    let mut out = Vec::with_capacity(data.len() / 8);
+    for (no, line) in data.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            continue;
+        }
+        let sp = memchr::memchr(b' ', line).ok_or_else(|| format!("line {}: no space", no + 1))?;
+        let token =
+            base64_decode(&line[..sp]).ok_or_else(|| format!("line {}: bad base64", no + 1))?;
+        let rank = std::str::from_utf8(&line[sp + 1..])
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or_else(|| format!("line {}: bad rank", no + 1))?;
+        out.push((token, rank));
+    }
+    Ok(out)
+}
+
+/// Standard base64 (with `=` padding) decoding.
+pub fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
+    fn val(c: u8) -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    }
+    if s.len() % 4 != 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(s.len() / 4 * 3);
+    for q in s.chunks(4) {
+        let pad = q.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 {
+            return None;
+        }
+        let mut acc = 0u32;
+        for &c in &q[..4 - pad] {
+            acc = acc << 6 | val(c)?;
+        }
+        acc <<= 6 * pad as u32;
+        let bytes = [(acc >> 16) as u8, (acc >> 8) as u8, acc as u8];
+        out.extend_from_slice(&bytes[..3 - pad]);
+    }
+    Some(out)
+}
+
+/// GPT-2's `bytes_to_unicode` inverted: the printable stand-in char of each byte → the byte.
+pub fn byte_decoder() -> FxHashMap<char, u8> {
+    let mut m = FxHashMap::default();
+    let mut n = 0u32;
+    for b in 0..=255u8 {
+        let printable = matches!(b, b'!'..=b'~' | 0xA1..=0xAC | 0xAE..=0xFF);
+        let c = if printable {
+            b as u32
+        } else {
+            n += 1;
+            255 + n
+        };
+        if let Some(c) = char::from_u32(c) {
+            m.insert(c, b);
+        }
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_round_trips() {
+        assert_eq!(base64_decode(b"IQ==").unwrap(), b"!");
+        assert_eq!(base64_decode(b"IGhlbGxv").unwrap(), b" hello");
+        assert_eq!(base64_decode(b"YWI=").unwrap(), b"ab");
+        assert!(base64_decode(b"YWI").is_none());
+    }
+
+    #[test]
+    fn scan_and_heap_agree() {
+        let m = Bpe::builtin("cl100k_base").unwrap();
+        let texts: [&[u8]; 4] = [
+            b"hello world this is a test of the heap",
+            b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "中文字符日本語のテキスト한국어".as_bytes(),
+            b"\xFF\xFEabc\x80\x81zz",
+        ];
+        for t in texts {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            m.merge_scan(t, |i, l| {
+                a.push((i, l));
+                Ok::<(), ()>(())
+            })
+            .unwrap();
+            m.merge_heap(t, |i, l| {
+                b.push((i, l));
+                Ok::<(), ()>(())
+            })
+            .unwrap();
+            assert_eq!(a, b, "{t:?}");
+        }
+    }
+}
+
+/// How `tokstream decode` reads ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdFormat {
+    /// Decimal ids separated by whitespace (what `encode --format text` writes).
+    Text,
+    /// `{"tokens":[[id,start,end],...]}` lines (what `encode --format jsonl` writes).
+    Jsonl,
+    /// Raw little-endian u32.
+    U32,
+    /// Raw little-endian u16.
+    U16,
+}
+
+/// `tokstream decode`: read ids in `format` from `input` and write the bytes of their tokens
+/// to `out`, in order (line structure in text/jsonl is ignored: newlines live in the tokens).
+/// Returns the number of ids decoded.
+pub fn decode_stream<R: std::io::Read, W: std::io::Write>(
+    bpe: &Bpe,
+    mut input: R,
+    format: IdFormat,
+    out: &mut W,
+) -> crate::Result<u64> {
+    let mut buf = vec![0u8; 1 << 16];
+    let mut carry: Vec<u8> = Vec::new();
+    let mut ids: Vec<u32> = Vec::new();
+    let mut bytes: Vec<u8> = Vec::new();
+    let mut count = 0u64;
+    let mut consumed = 0u64;
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let eof = n == 0;
+        carry.extend_from_slice(&buf[..n]);
+        ids.clear();
+        let used = match format {
+            IdFormat::U32 | IdFormat::U16 => {
+                let w = if format == IdFormat::U32 { 4 } else { 2 };
+                let whole = carry.len() / w * w;
+                ids.extend(carry[..whole].chunks_exact(w).map(|c| {
+                    if w == 4 {
+                        u32::from_le_bytes([c[0], c[1], c[2], c[3]])
+                    } else {
+                        u32::from(u16::from_le_bytes([c[0], c[1]]))
+                    }
+                }));
+                if eof && whole != carry.len() {
+                    return Err(Error::new(crate::ErrorKind::Config(format!(
+                        "input ends inside an id ({} stray bytes)",
+                        carry.len() - whole
+                    )))
+                    .with_offset(consumed + whole as u64));
+                }
+                whole
+            }
+            IdFormat::Text | IdFormat::Jsonl => {
+                // Only complete lines (or everything at the end).
+                let end = if eof {
+                    carry.len()
+                } else {
+                    memchr::memrchr(b'\n', &carry).map_or(0, |i| i + 1)
+                };
+                parse_id_lines(&carry[..end], format, &mut ids).map_err(|(at, m)| {
+                    Error::new(crate::ErrorKind::Config(m)).with_offset(consumed + at as u64)
+                })?;
+                end
+            }
+        };
+        bytes.clear();
+        if let Err(id) = bpe.decode_into(&ids, &mut bytes) {
+            return Err(Error::config(format!(
+                "id {id} is not a token of {} ({} ids)",
+                bpe.name(),
+                bpe.vocab().len()
+            )));
+        }
+        out.write_all(&bytes)?;
+        count += ids.len() as u64;
+        carry.drain(..used);
+        consumed += used as u64;
+        if eof {
+            return Ok(count);
+        }
+    }
+}
+
+/// Ids of complete text or jsonl lines. Errors carry the byte offset within `s`.
+fn parse_id_lines(s: &[u8], format: IdFormat, ids: &mut Vec<u32>) -> Result<(), (usize, String)> {
+    let mut line_start = 0;
+    for line in s.split(|&b| b == b'\n') {
+        let at = line_start;
+        line_start += line.len() + 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if format == IdFormat::Text {
+            for w in line
+                .split(|b| b.is_ascii_whitespace())
+                .filter(|w| !w.is_empty())
+            {
+                let id = std::str::from_utf8(w)
+                    .ok()
+                    .and_then(|w| w.parse().ok())
+                    .ok_or_else(|| (at, format!("not an id: {:?}", String::from_utf8_lossy(w))))?;
+                ids.push(id);
+            }
+            continue;
+        }
+        if line.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        let v: serde_json::Value =
+            serde_json::from_slice(line).map_err(|e| (at, format!("bad JSON line: {e}")))?;
+        let toks = v
+            .get("tokens")
+            .and_then(|t| t.as_array())
+            .ok_or_else(|| (at, "a jsonl line without \"tokens\"".to_string()))?;
+        for t in toks {
+            let id = t
+                .get(0)
+                .or(Some(t))
+                .and_then(|x| x.as_u64())
+                .and_then(|x| u32::try_from(x).ok())
+                .ok_or_else(|| (at, format!("not a token: {t}")))?;
+            ids.push(id);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,457 @@
+//! GPT-family rules (gpt2, cl100k, o200k) and byte-level BPE: against the `fancy-regex` oracle
+//! with tiktoken's exact patterns, against tiktoken's goldens, and across chunk sizes.
+
+use fancy_regex::Regex;
+use proptest::prelude::*;
+use tokstream::rules::gpt::{self, GptPattern, bits};
+use tokstream::rules::{RuleSet, Splitter};
+
+use super::common::*;
+
+const PATTERNS: [GptPattern; 3] = [GptPattern::Gpt2, GptPattern::Cl100k, GptPattern::O200k];
+
+fn oracle(p: GptPattern) -> &'static Regex {
+    static RE: std::sync::OnceLock<Vec<Regex>> = std::sync::OnceLock::new();
+    let all = RE.get_or_init(|| {
+        PATTERNS
+            .iter()
+            .map(|p| Regex::new(p.regex()).unwrap())
+            .collect()
+    });
+    &all[PATTERNS.iter().position(|q| *q == p).unwrap()]
+}
+
+/// Pieces of `text` by the oracle, as byte ranges.
+fn oracle_pieces(p: GptPattern, text: &str) -> Vec<(usize, usize)> {
+    oracle(p)
+        .find_iter(text)
+        .map(|m| {
+            let m = m.unwrap();
+            (m.start(), m.end())
+        })
+        .collect()
+}
+
+fn show(text: &str, ps: &[(usize, usize)]) -> Vec<String> {
+    ps.iter().map(|&(a, b)| text[a..b].to_string()).collect()
+}
+
+fn check_against_oracle(p: GptPattern, text: &str) {
+    let want = oracle_pieces(p, text);
+    let got = gpt::pieces(p, text.as_bytes());
+    assert!(
+        want == got,
+        "{p:?} on {text:?}\n want {:?}\n  got {:?}",
+        show(text, &want),
+        show(text, &got)
+    );
+}
+
+fn rules_of(p: GptPattern) -> RuleSet {
+    match p {
+        GptPattern::Gpt2 => RuleSet::Gpt2,
+        GptPattern::Cl100k => RuleSet::Cl100k,
+        GptPattern::O200k => RuleSet::O200k,
+    }
+}
+
+#[test]
+fn class_tables_agree_with_regex_for_every_char() {
+    use bits::*;
+    let classes: [(&str, u8); 5] = [
+        (r"^\p{L}$", L),
+        (r"^\p{N}$", N),
+        (r"^\s$", S),
+        (r"^[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]$", UP),
+        (r"^[\p{Ll}\p{Lm}\p{Lo}\p{M}]$", LO),
+    ];
+    let res: Vec<(Regex, u8)> = classes
+        .iter()
+        .map(|(r, b)| (Regex::new(r).unwrap(), *b))
+        .collect();
+    let mut bad = Vec::new();
+    let mut buf = [0u8; 4];
+    for c in (0u32..=0x10FFFF).filter_map(char::from_u32) {
+        let k = gpt::char_class(c);
+        let s = c.encode_utf8(&mut buf);
+        for (re, bit) in &res {
+            if re.is_match(s).unwrap() != (k & bit != 0) {
+                bad.push(format!("U+{:04X} bit {bit}", c as u32));
+            }
+        }
+        let crlf = c == '\r' || c == '\n';
+        if crlf != (k & CRLF != 0) {
+            bad.push(format!("U+{:04X} crlf", c as u32));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} mismatches: {:?}",
+        bad.len(),
+        &bad[..bad.len().min(20)]
+    );
+    for b in 0u8..128 {
+        let mut want = gpt::table_block0()[b as usize];
+        if b == b'\r' || b == b'\n' {
+            want |= CRLF;
+        }
+        assert_eq!(gpt::ascii_class(b), want, "ASCII {b:#x}");
+    }
+}
+
+#[test]
+fn hand_picked_cases_match_the_oracle() {
+    let cases = [
+        "Hello world",
+        "  leading",
+        "trailing  ",
+        "a  b",
+        "a \t b",
+        "a\n\nb",
+        "a \n b",
+        "x\r\n\r\ny",
+        "it's I'LL we've 'S 'll 're 'd 'm 't 'x '",
+        "don't DON'T Don'T",
+        "ſ 'ſ 'ſt",
+        "123456789 1234 12",
+        " 12 a1b2",
+        "!!! ?? .\n\n/ //\n/",
+        "a!b !c ,d",
+        "'",
+        "''s",
+        "HELLO World camelCase XMLHttpRequest ÀÉÎ àéî",
+        "e\u{301}e\u{301}",
+        "\u{301}abc",
+        "\u{301}ABC def",
+        " \u{301}",
+        "中文字符 日本語のテキスト 한국어",
+        "ǅungla ǅ",
+        "ʰʰʰ abcʰ",
+        "\u{3000}中 \u{a0}x",
+        "\u{85}a",
+        "end \n",
+        "end\n  ",
+        "  \n  x",
+        " \n \n ",
+        "\t\tx",
+        "x\u{2028}y",
+        "1,000.5 $12",
+        "a'sb",
+        "A'S",
+        "A'Sb",
+        "ABCdef'sGHI",
+        "😀😀 x😀",
+        "\u{1F600}\u{200D}\u{1F600}",
+        "a/b//c\n/d",
+        "?\r\n",
+        "?\n/\n/x",
+        "",
+        " ",
+        "\n",
+    ];
+    for p in PATTERNS {
+        for c in cases {
+            check_against_oracle(p, c);
+        }
+    }
+}
+
+/// Characters the random strings are drawn from, weighted towards what the patterns care about.
+fn alphabet() -> Vec<char> {
+    let mut v: Vec<char> = " \t\n\r'sdmtlvreSDMTLVREaA0b9xX.!?/,_-$".chars().collect();
+    v.extend(" \n'' ".chars());
+    v.extend([
+        '\u{a0}',
+        '\u{3000}',
+        '\u{2028}',
+        '\u{85}',
+        '\u{b}',
+        '\u{c}',
+        '\u{301}',
+        '\u{308}',
+        '\u{20dd}',
+        '\u{903}',
+        'é',
+        'É',
+        'ß',
+        'ſ',
+        'ǅ',
+        'ʰ',
+        'ª',
+        '中',
+        '日',
+        'の',
+        'カ',
+        '한',
+        '٣',
+        '²',
+        '½',
+        'Ⅻ',
+        '€',
+        '😀',
+        '\u{200d}',
+        '\u{fe0f}',
+        '\u{feff}',
+        '\u{fffd}',
+        'Ω',
+        'ω',
+        'İ',
+        'K',
+        '\u{1d400}',
+        '\u{10400}',
+        '\u{10428}',
+        '\u{e000}',
+        '\u{1}',
+    ]);
+    v
+}
+
+fn random_text() -> impl Strategy<Value = String> {
+    let a = alphabet();
+    prop::collection::vec(prop::sample::select(a), 0..60).prop_map(|v| v.into_iter().collect())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    #[test]
+    fn random_text_matches_the_oracle(text in random_text()) {
+        for p in PATTERNS {
+            let want = oracle_pieces(p, &text);
+            let got = gpt::pieces(p, text.as_bytes());
+            prop_assert_eq!(&got, &want, "{:?} {:?}: want {:?} got {:?}", p, text, show(&text, &want), show(&text, &got));
+        }
+    }
+
+    #[test]
+    fn streaming_equals_whole_text(text in random_text(), size in 1usize..9) {
+        let input = text.as_bytes();
+        for p in PATTERNS {
+            let want: Vec<(u64, u64)> = gpt::pieces(p, input).into_iter().map(|(a, b)| (a as u64, b as u64)).collect();
+            prop_assert_eq!(split(input, rules_of(p), size), want);
+        }
+    }
+
+    #[test]
+    fn safe_cuts_are_piece_boundaries(text in random_text()) {
+        let input = text.as_bytes();
+        for p in PATTERNS {
+            let whole = gpt::pieces(p, input);
+            // Every prefix of the input is a possible reader buffer.
+            for end in 1..=input.len() {
+                if let Some(c) = gpt::safe_cut(&input[..end]) {
+                    prop_assert!(whole.iter().any(|&(a, _)| a == c), "{:?}: cut {} in {:?}", p, c, text);
+                    let tail: Vec<_> = gpt::pieces(p, &input[c..]).into_iter().map(|(a, b)| (a + c, b + c)).collect();
+                    let want: Vec<_> = whole.iter().copied().filter(|&(a, _)| a >= c).collect();
+                    prop_assert_eq!(tail, want);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn invalid_utf8_is_one_symbol_per_sequence_and_bytes_are_kept() {
+    let input: &[u8] = b"ab\xFFcd \xE2\x82 x\xF0\x9F\x98\n\xC0\x80";
+    for p in PATTERNS {
+        let lossy = String::from_utf8_lossy(input).into_owned();
+        let want = oracle_pieces(p, &lossy);
+        let got = gpt::pieces(p, input);
+        assert_eq!(got.len(), want.len(), "{p:?}");
+        // Same pieces up to the byte lengths of the replaced sequences.
+        let joined: Vec<u8> = got
+            .iter()
+            .flat_map(|&(a, b)| input[a..b].to_vec())
+            .collect();
+        assert_eq!(joined, input);
+        for size in 1..input.len() {
+            let s = split(input, rules_of(p), size);
+            let w: Vec<(u64, u64)> = got.iter().map(|&(a, b)| (a as u64, b as u64)).collect();
+            assert_eq!(s, w, "{p:?} chunk {size}");
+        }
+    }
+    let mut sink = PieceCollector::new(input);
+    let st = tokstream::pipeline::run_rules(
+        input,
+        Splitter::for_split(RuleSet::Cl100k, false),
+        3,
+        &mut sink,
+    )
+    .unwrap();
+    assert_eq!(st.replaced, 5); // \xFF, \xE2\x82, \xF0\x9F\x98, \xC0, \x80
+    assert_eq!(st.first_replaced, Some(2));
+    let err = tokstream::pipeline::run_rules(
+        input,
+        Splitter::for_split(RuleSet::Cl100k, true),
+        3,
+        &mut sink,
+    )
+    .unwrap_err();
+    assert_eq!(err.offset(), Some(2));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Goldens from tiktoken (scripts/gen_tiktoken_goldens.py)
+
+use tokstream::pipeline::{self, DEFAULT_CHUNK_SIZE, StreamOptions, Token};
+use tokstream::subword::{Bpe, Model};
+
+/// (model name, rules name, pattern)
+const MODELS: [(&str, RuleSet); 3] = [
+    ("r50k_base", RuleSet::Gpt2),
+    ("cl100k_base", RuleSet::Cl100k),
+    ("o200k_base", RuleSet::O200k),
+];
+
+fn bpe_model(name: &str) -> &'static Model {
+    static M: std::sync::OnceLock<Vec<Model>> = std::sync::OnceLock::new();
+    let all = M.get_or_init(|| {
+        MODELS
+            .iter()
+            .map(|(n, _)| Model::Bpe(Bpe::builtin(n).unwrap()))
+            .collect()
+    });
+    &all[MODELS.iter().position(|(n, _)| *n == name).unwrap()]
+}
+
+fn golden_lines(rel: &str) -> Vec<u64> {
+    let path = data_dir().join("golden").join(rel);
+    let s = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    s.lines().map(|l| l.parse().unwrap()).collect()
+}
+
+/// Golden tokens with offsets from the cumulative byte lengths of the golden ids' tokens.
+fn golden_bpe_tokens(model: &str, name: &str) -> Vec<Token> {
+    let Model::Bpe(b) = bpe_model(model) else {
+        unreachable!()
+    };
+    let mut at = 0u64;
+    golden_lines(&format!("{model}/{name}.ids"))
+        .into_iter()
+        .map(|id| {
+            let id = id as u32;
+            let len = b.vocab().token(id).unwrap().len() as u64;
+            at += len;
+            Token {
+                id,
+                start: at - len,
+                end: at,
+            }
+        })
+        .collect()
+}
+
+fn golden_gpt_pieces(rules: RuleSet, name: &str) -> Vec<(u64, u64)> {
+    let mut at = 0u64;
+    golden_lines(&format!("{}/{name}.pieces", rules.name()))
+        .into_iter()
+        .map(|len| {
+            at += len;
+            (at - len, at)
+        })
+        .collect()
+}
+
+fn encode_with(model: &Model, input: &[u8], chunk_size: usize) -> Vec<Token> {
+    let mut out = Vec::new();
+    let opts = StreamOptions {
+        chunk_size,
+        strict_utf8: false,
+    };
+    pipeline::encode_stream(input, model, &opts, &mut out).unwrap();
+    out
+}
+
+#[test]
+fn gpt_pieces_match_tiktoken_goldens() {
+    let mut total = 0;
+    for (_, rules) in MODELS {
+        for name in CORPUS {
+            let input = text(name);
+            let want = golden_gpt_pieces(rules, name);
+            let got = split(&input, rules, DEFAULT_CHUNK_SIZE);
+            assert_same(
+                &format!("{name}: {rules} pieces"),
+                &input,
+                &want,
+                &got,
+                |p| p.0,
+            );
+            total += want.len();
+        }
+    }
+    assert!(total > 1_000_000, "{total} pieces compared");
+}
+
+#[test]
+fn bpe_ids_and_offsets_match_tiktoken_goldens() {
+    let mut total = 0;
+    for (model, _) in MODELS {
+        for name in CORPUS {
+            let input = text(name);
+            let want = golden_bpe_tokens(model, name);
+            let got = encode_with(bpe_model(model), &input, DEFAULT_CHUNK_SIZE);
+            assert_same(
+                &format!("{name}: {model} tokens"),
+                &input,
+                &want,
+                &got,
+                |t| t.start,
+            );
+            total += want.len();
+        }
+    }
+    assert!(total > 2_000_000, "{total} tokens compared");
+}
+
+#[test]
+fn gpt_output_is_identical_for_every_chunk_size() {
+    // Every size from 1 to 67 on the hand-written cases and a 40 KB slice of each real text
+    // (mid-file, so it starts inside a line); 4096 and the default on the whole files.
+    for (model, rules) in MODELS {
+        for name in CORPUS {
+            let input = text(name);
+            let want = golden_bpe_tokens(model, name);
+            let want_pieces = golden_gpt_pieces(rules, name);
+            for size in [4096, DEFAULT_CHUNK_SIZE, 1 << 20] {
+                let got = encode_with(bpe_model(model), &input, size);
+                assert_same(
+                    &format!("{name}: {model}, chunk {size}"),
+                    &input,
+                    &want,
+                    &got,
+                    |t| t.start,
+                );
+                let got = split(&input, rules, size);
+                assert_same(
+                    &format!("{name}: {rules}, chunk {size}"),
+                    &input,
+                    &want_pieces,
+                    &got,
+                    |p| p.0,
+                );
+            }
+            let slice = if *name == "hard_cases" {
+                &input[..]
+            } else {
+                &input[input.len() / 2..input.len() / 2 + 40_000]
+            };
+            let want = encode_with(bpe_model(model), slice, slice.len());
+            let want_jsonl = split_jsonl(slice, rules, slice.len());
+            for size in 1..=67 {
+                let got = encode_with(bpe_model(model), slice, size);
+                assert_same(
+                    &format!("{name}: {model} slice, chunk {size}"),
+                    slice,
+                    &want,
+                    &got,
+                    |t| t.start,
+                );
+                assert!(
+                    split_jsonl(slice, rules, size) == want_jsonl,
+                    "{name}: {rules} jsonl, chunk {size}"
+                );
+            }
+        }
+    }
+}
