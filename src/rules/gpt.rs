@@ -518,18 +518,25 @@ pub(crate) fn o200k(t: &Text<'_>) -> Result<usize, More> {
 /// same pieces (matches only look forward). Two local facts make a boundary:
 /// - an ASCII letter or digit followed by ` ` or `\n`: no alternative of gpt2, cl100k or o200k
 ///   continues a letter, digit or contraction piece with whitespace, so a piece ends between;
-/// - `\n` followed by an ASCII letter or digit: whitespace pieces never take a following
-///   letter or digit except through a preceding space (gpt2 ` ?\p{L}`) or a prefix char that
-///   is not `\r`/`\n` (cl100k, o200k), and a newline is neither.
+/// - `\n` between a printable ASCII char and an ASCII letter or digit: whitespace pieces never
+///   take a following letter or digit except through a preceding space (gpt2 ` ?\p{L}`) or a
+///   prefix char that is not `\r`/`\n` (cl100k, o200k), and a newline is neither; and a
+///   whitespace run of that one `\n` is the same piece whether the text ends after it or not
+///   (gpt2 would split a longer run `"  \n"` before a letter but not at the end).
 ///
-/// Checked against whole-text matching in `tests/it/gpt.rs`.
+/// The pieces before the cut are also final: an engine finished at the cut reports the same.
+/// Both facts are checked against whole-text matching in `tests/it/gpt.rs`.
 pub fn safe_cut(buf: &[u8]) -> Option<usize> {
     let mut end = buf.len();
     while let Some(i) = memchr::memrchr2(b' ', b'\n', &buf[..end]) {
         if i > 0 && buf[i - 1].is_ascii_alphanumeric() {
             return Some(i);
         }
-        if buf[i] == b'\n' && buf.get(i + 1).is_some_and(|b| b.is_ascii_alphanumeric()) {
+        if buf[i] == b'\n'
+            && i > 0
+            && buf[i - 1].is_ascii_graphic()
+            && buf.get(i + 1).is_some_and(|b| b.is_ascii_alphanumeric())
+        {
             return Some(i + 1);
         }
         end = i;

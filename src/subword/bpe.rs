@@ -232,6 +232,7 @@ impl Bpe {
         }
         let mut n = n0;
         while n > 1 {
+            count_op();
             let mut best = u32::MAX;
             let mut at = 0;
             for (i, &r) in ranks[..n - 1].iter().enumerate() {
@@ -284,6 +285,7 @@ impl Bpe {
             }
         }
         while let Some(Reverse((r, i))) = heap.pop() {
+            count_op();
             let j = next[i];
             if !alive[i] || j == usize::MAX || self.merge(tok[i], tok[j]) != Some(r) {
                 continue; // stale
@@ -324,6 +326,24 @@ impl Bpe {
         }
         Ok(())
     }
+}
+
+thread_local! {
+    static OPS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// One merge step (a scan round or a heap pop), counted for the linearity tests.
+#[inline(always)]
+fn count_op() {
+    if cfg!(debug_assertions) {
+        OPS.with(|c| c.set(c.get() + 1));
+    }
+}
+
+/// Merge steps counted on this thread so far (only in debug builds, including tests): the
+/// pathological-input tests bound work by this, not by wall time.
+pub fn merge_ops() -> u64 {
+    OPS.with(|c| c.get())
 }
 
 /// Parse a `.tiktoken` file: `base64(token) rank` per line.

@@ -244,6 +244,10 @@ proptest! {
                     let tail: Vec<_> = gpt::pieces(p, &input[c..]).into_iter().map(|(a, b)| (a + c, b + c)).collect();
                     let want: Vec<_> = whole.iter().copied().filter(|&(a, _)| a >= c).collect();
                     prop_assert_eq!(tail, want);
+                    // The pieces before the cut are final: the text ending there gives them too.
+                    let head = gpt::pieces(p, &input[..c]);
+                    let want: Vec<_> = whole.iter().copied().filter(|&(a, _)| a < c).collect();
+                    prop_assert_eq!(head, want, "{:?}: cut {} in {:?}", p, c, text);
                 }
             }
         }
@@ -454,4 +458,145 @@ fn gpt_output_is_identical_for_every_chunk_size() {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decode, round trip, pathological inputs
+
+fn decode_all(model: &Model, tokens: &[Token]) -> Vec<u8> {
+    let Model::Bpe(b) = model else { unreachable!() };
+    let ids: Vec<u32> = tokens.iter().map(|t| t.id).collect();
+    let mut out = Vec::new();
+    b.decode_into(&ids, &mut out).unwrap();
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    #[test]
+    fn decode_of_encode_is_the_input_for_any_bytes(
+        bytes in prop::collection::vec(any::<u8>(), 0..200),
+        text in random_text(),
+        size in 1usize..40,
+    ) {
+        let mut input = text.into_bytes();
+        input.extend_from_slice(&bytes);
+        for (model, _) in MODELS {
+            let m = bpe_model(model);
+            let tokens = encode_with(m, &input, size);
+            prop_assert_eq!(decode_all(m, &tokens), input.clone(), "{}", model);
+            // Offsets partition the input.
+            let mut at = 0;
+            for t in &tokens {
+                prop_assert_eq!(t.start, at);
+                at = t.end;
+            }
+            prop_assert_eq!(at, input.len() as u64);
+        }
+    }
+}
+
+#[test]
+fn decode_cli_formats_round_trip() {
+    let Model::Bpe(b) = bpe_model("o200k_base") else {
+        unreachable!()
+    };
+    let input = text("hard_cases");
+    let tokens = encode_with(bpe_model("o200k_base"), &input, 4096);
+    use tokstream::subword::bpe::{IdFormat, decode_stream};
+    let u32s: Vec<u8> = tokens.iter().flat_map(|t| t.id.to_le_bytes()).collect();
+    let mut out = Vec::new();
+    decode_stream(b, &u32s[..], IdFormat::U32, &mut out).unwrap();
+    assert_eq!(out, input);
+    let text_ids: String = tokens.iter().map(|t| format!("{} ", t.id)).collect();
+    out.clear();
+    decode_stream(b, text_ids.as_bytes(), IdFormat::Text, &mut out).unwrap();
+    assert_eq!(out, input);
+    let jsonl: String = tokens
+        .chunks(7)
+        .map(|c| {
+            let items: Vec<String> = c
+                .iter()
+                .map(|t| format!("[{},{},{}]", t.id, t.start, t.end))
+                .collect();
+            format!("{{\"tokens\":[{}]}}\n", items.join(","))
+        })
+        .collect();
+    out.clear();
+    decode_stream(b, jsonl.as_bytes(), IdFormat::Jsonl, &mut out).unwrap();
+    assert_eq!(out, input);
+    assert!(decode_stream(b, &[1u8, 2, 3][..], IdFormat::U32, &mut out).is_err());
+    assert!(decode_stream(b, &u32::MAX.to_le_bytes()[..], IdFormat::U32, &mut out).is_err());
+}
+
+/// Counts pieces and the longest one seen.
+struct Longest {
+    pieces: u64,
+    longest: u64,
+    bytes: u64,
+}
+
+impl tokstream::rules::PieceSink for Longest {
+    fn piece(&mut self, p: &tokstream::rules::Piece<'_>) -> tokstream::Result<()> {
+        self.pieces += 1;
+        self.longest = self.longest.max(p.raw.len() as u64);
+        self.bytes += p.raw.len() as u64;
+        Ok(())
+    }
+}
+
+#[test]
+fn pathological_inputs_are_linear_and_bounded() {
+    // 10 MB of one letter, one symbol, one digit, spaces, newlines: BPE work is bounded by
+    // merge steps (heap pops), not wall time, and no piece handed to BPE exceeds ~1 MiB.
+    const N: usize = 10_000_000;
+    let max_part = (tokstream::rules::gpt::DEFAULT_MAX_PIECE + 64) as u64;
+    for fill in [b'a', b'^', b'7', b' ', b'\n', b'A'] {
+        let input = vec![fill; N];
+        for (model, _) in MODELS {
+            let m = bpe_model(model);
+            let mut sink = Longest {
+                pieces: 0,
+                longest: 0,
+                bytes: 0,
+            };
+            tokstream::pipeline::run_rules(&input[..], m.splitter(false), 1 << 16, &mut sink)
+                .unwrap();
+            assert_eq!(sink.bytes, N as u64);
+            assert!(
+                sink.longest <= max_part,
+                "{model} on {:?}: a piece of {} bytes reached BPE",
+                fill as char,
+                sink.longest
+            );
+            if fill == b'a' || fill == b'^' {
+                let before = tokstream::subword::bpe::merge_ops();
+                let tokens = encode_with(m, &input, 1 << 16);
+                let ops = tokstream::subword::bpe::merge_ops() - before;
+                assert!(
+                    ops <= 4 * N as u64,
+                    "{model}: {ops} merge steps for {N} bytes"
+                );
+                assert_eq!(tokens.last().unwrap().end, N as u64);
+            }
+        }
+    }
+}
+
+#[test]
+fn long_piece_cuts_do_not_depend_on_chunking() {
+    // A 3 MB letter run inside text: the parts BPE sees (and so the ids) are the same for
+    // any chunk size, and split reports it as ONE piece.
+    let mut input = b"Hello there ".to_vec();
+    input.extend(std::iter::repeat_n(b"ab\xC3\xA9", 750_000).flatten());
+    input.extend_from_slice(b" end\n");
+    let m = bpe_model("cl100k_base");
+    let want = encode_with(m, &input, input.len());
+    for size in [1000, 4096, 65_536, 300_001] {
+        assert!(encode_with(m, &input, size) == want, "chunk {size}");
+    }
+    assert_eq!(decode_all(m, &want), input);
+    let pieces = split(&input, RuleSet::Cl100k, 65_536);
+    assert_eq!(pieces.len(), 5, "{pieces:?}");
 }
