@@ -284,6 +284,7 @@ fn stream_options(c: &CommonArgs) -> StreamOptions {
     StreamOptions {
         chunk_size: c.chunk_size,
         strict_utf8: c.strict,
+        scanner: None,
     }
 }
 

@@ -15,8 +15,7 @@ pub use reader::ChunkReader;
 use crate::output::{PieceWriter, TokenWriter};
 use crate::rules::{Piece, PieceSink, RuleSet, Splitter};
 use crate::stats::Stats;
-use crate::subword::Model;
-use crate::subword::wordpiece::SubToken;
+use crate::subword::{EncodeScratch, Model};
 
 /// Default chunk size: large enough to amortize per-chunk work, small enough for the cache.
 pub const DEFAULT_CHUNK_SIZE: usize = 256 * 1024;
@@ -28,6 +27,8 @@ pub struct StreamOptions {
     pub chunk_size: usize,
     /// Reject invalid UTF-8 instead of replacing it.
     pub strict_utf8: bool,
+    /// Force a scanner level (tests, benchmarks); `None`: [`crate::scan::Scanner::detect`].
+    pub scanner: Option<crate::scan::Scanner>,
 }
 
 impl Default for StreamOptions {
@@ -35,6 +36,7 @@ impl Default for StreamOptions {
         StreamOptions {
             chunk_size: DEFAULT_CHUNK_SIZE,
             strict_utf8: false,
+            scanner: None,
         }
     }
 }
@@ -85,7 +87,10 @@ pub fn split_stream<R: Read, W: Write>(
     opts: &StreamOptions,
     writer: &mut PieceWriter<W>,
 ) -> crate::Result<Stats> {
-    let splitter = Splitter::for_split(rules, opts.strict_utf8);
+    let mut splitter = Splitter::for_split(rules, opts.strict_utf8);
+    if let Some(s) = opts.scanner {
+        splitter = splitter.with_scanner(s);
+    }
     let mut stats = run_rules(input, splitter, opts.chunk_size, writer)?;
     stats.pieces = writer.pieces();
     Ok(stats)
@@ -120,7 +125,7 @@ impl<W: Write> TokenSink for TokenWriter<W> {
 /// Turns pieces into tokens with a [`Model`].
 pub struct EncodeSink<'m, T> {
     model: &'m Model,
-    scratch: Vec<SubToken>,
+    scratch: EncodeScratch,
     out: T,
     /// Counts of pieces, tokens and `[UNK]`.
     pub stats: Stats,
@@ -131,7 +136,7 @@ impl<'m, T: TokenSink> EncodeSink<'m, T> {
     pub fn new(model: &'m Model, out: T) -> Self {
         EncodeSink {
             model,
-            scratch: Vec::with_capacity(16),
+            scratch: EncodeScratch::default(),
             out,
             stats: Stats::default(),
         }
@@ -163,7 +168,10 @@ pub fn encode_stream<R: Read, T: TokenSink>(
     out: &mut T,
 ) -> crate::Result<Stats> {
     let mut sink = EncodeSink::new(model, out);
-    let splitter = model.splitter(opts.strict_utf8);
+    let mut splitter = model.splitter(opts.strict_utf8);
+    if let Some(s) = opts.scanner {
+        splitter = splitter.with_scanner(s);
+    }
     let mut stats = run_rules(input, splitter, opts.chunk_size, &mut sink)?;
     stats.pieces = sink.stats.pieces;
     stats.tokens = sink.stats.tokens;
@@ -195,7 +203,7 @@ pub fn encode_bytes(model: &Model, text: &[u8]) -> crate::Result<Vec<Token>> {
     let mut out = Vec::new();
     let opts = StreamOptions {
         chunk_size: text.len().max(1),
-        strict_utf8: false,
+        ..Default::default()
     };
     encode_stream(text, model, &opts, &mut out)?;
     Ok(out)

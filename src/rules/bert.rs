@@ -21,11 +21,15 @@ use crate::error::{Error, ErrorKind};
 use crate::rules::{Piece, PieceKind, PieceSink};
 use crate::scan::class::{BYTE_CLASS, PUNCT, WORD, WS};
 use crate::scan::utf8::{Decoded, decode};
+use crate::scan::{Scanner, Spans};
 use crate::unicode::{is_bert_chinese, is_bert_control, is_bert_punct, strip_accents};
 
 /// Deleted characters after an unfinished word kept across chunk cuts before they are handed on
 /// as part of the word's raw bytes (see [`BertSplitter`]); only reached by pathological input.
 const HELD_CAP: usize = 64 * 1024;
+
+/// Normalized ASCII words up to this length are lowercased into a fixed buffer.
+const ASCII_BUF: usize = 128;
 
 /// Settings of the BERT normalizer and of what the engine reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,8 +83,11 @@ struct Word {
     last_end: u64,
     /// Raw bytes before this offset were already handed to the sink as fragments.
     raw_sent: u64,
-    norm: String,
+    norm: Vec<u8>,
+    /// Empty while `identity` holds.
     align: Vec<(u64, u64)>,
+    /// Normalized byte i is original byte `start + i` so far (ASCII words): no `align` needed.
+    identity: bool,
     chars: usize,
 }
 
@@ -98,7 +105,8 @@ struct Ctx<'c> {
 /// struct Collect(Vec<(String, u64, u64)>);
 /// impl PieceSink for Collect {
 ///     fn piece(&mut self, p: &Piece<'_>) -> tokstream::Result<()> {
-///         self.0.push((p.normalized.to_string(), p.start, p.end));
+///         let text = String::from_utf8(p.normalized.to_vec()).unwrap();
+///         self.0.push((text, p.start, p.end));
 ///         Ok(())
 ///     }
 /// }
@@ -126,6 +134,9 @@ pub struct BertSplitter {
     replaced: u64,
     first_replaced: Option<u64>,
     normalized_chars: Vec<char>,
+    scanner: Scanner,
+    spans: Spans,
+    ascii_buf: [u8; ASCII_BUF],
 }
 
 impl BertSplitter {
@@ -142,7 +153,24 @@ impl BertSplitter {
             replaced: 0,
             first_replaced: None,
             normalized_chars: Vec::with_capacity(8),
+            scanner: Scanner::detect(),
+            spans: Spans::default(),
+            ascii_buf: [0; ASCII_BUF],
         }
+    }
+
+    /// A new engine using `scanner`'s piece finder (every level gives the same output;
+    /// [`crate::scan::Level::Reference`] uses none).
+    pub fn with_scanner(cfg: BertConfig, scanner: Scanner) -> Self {
+        BertSplitter {
+            scanner,
+            ..BertSplitter::new(cfg)
+        }
+    }
+
+    /// The scanner in use.
+    pub fn scanner(&self) -> Scanner {
+        self.scanner
     }
 
     /// The settings in use.
@@ -200,10 +228,38 @@ impl BertSplitter {
             }
         }
         while i < chunk.len() {
-            let b = chunk[i];
+            let mut b = chunk[i];
+            if b < 0x80 && !self.word.active && self.scanner.has_piece_finder() {
+                // Vector fast path: ASCII pieces up to the next byte that needs this engine.
+                let stop = self.scanner.ascii_pieces(&chunk[i..], &mut self.spans);
+                self.emit_spans(chunk, i, ctx.chunk_abs, sink)?;
+                i += stop;
+                if i == chunk.len() {
+                    break;
+                }
+                b = chunk[i];
+            }
             let at = ctx.chunk_abs + i as u64;
             if b < 0x80 {
                 match BYTE_CLASS[b as usize] {
+                    WORD if !self.word.active => {
+                        // Fast path: an ASCII word that starts and ends in this chunk.
+                        let mut e = i + 1;
+                        while e < chunk.len() && BYTE_CLASS[chunk[e] as usize] == WORD {
+                            e += 1;
+                        }
+                        if e < chunk.len() && matches!(BYTE_CLASS[chunk[e] as usize], WS | PUNCT) {
+                            self.ascii_word(chunk, i, e, ctx.chunk_abs, sink)?;
+                            i = e;
+                            continue;
+                        }
+                        let c = if self.cfg.lowercase {
+                            b.to_ascii_lowercase()
+                        } else {
+                            b
+                        };
+                        self.push_char(c as char, at, at + 1);
+                    }
                     WORD => {
                         let c = if self.cfg.lowercase {
                             b.to_ascii_lowercase()
@@ -253,6 +309,15 @@ impl BertSplitter {
             pos,
             held_start: pos,
             ..BertSplitter::new(cfg)
+        }
+    }
+
+    /// A fresh engine with the same settings and scanner, whose first byte is at `pos`.
+    pub fn fresh_at(&self, pos: u64) -> Self {
+        BertSplitter {
+            pos,
+            held_start: pos,
+            ..BertSplitter::with_scanner(self.cfg, self.scanner)
         }
     }
 
@@ -330,6 +395,76 @@ impl BertSplitter {
         Ok(())
     }
 
+    /// Emit the spans the piece finder found in `chunk[base..]`, then clear them.
+    ///
+    /// Words and punctuation take the same path (ASCII punctuation is its own lowercase), so
+    /// the only per-piece branch is the sink's.
+    #[inline]
+    fn emit_spans<S: PieceSink + ?Sized>(
+        &mut self,
+        chunk: &[u8],
+        base: usize,
+        chunk_abs: u64,
+        sink: &mut S,
+    ) -> crate::Result<()> {
+        let spans = std::mem::replace(&mut self.spans, Spans::empty());
+        let mut res = Ok(());
+        for (s, e) in spans.iter() {
+            res = self.ascii_word(chunk, base + s as usize, base + e as usize, chunk_abs, sink);
+            if res.is_err() {
+                break;
+            }
+        }
+        self.spans = spans;
+        self.spans.clear();
+        res
+    }
+
+    /// A whole ASCII word `chunk[s..e]`, followed by whitespace or punctuation, with no word
+    /// in progress: emitted directly, with identity alignment.
+    #[inline(always)]
+    fn ascii_word<S: PieceSink + ?Sized>(
+        &mut self,
+        chunk: &[u8],
+        s: usize,
+        e: usize,
+        chunk_abs: u64,
+        sink: &mut S,
+    ) -> crate::Result<()> {
+        let word = &chunk[s..e];
+        let keep = word.len().min(self.cfg.norm_cap);
+        let normalized: &[u8] = if keep == 0 {
+            &[]
+        } else if !self.cfg.lowercase {
+            &word[..keep] // already normalized: zero-copy
+        } else if keep <= ASCII_BUF {
+            let buf = &mut self.ascii_buf[..keep];
+            for (d, &b) in buf.iter_mut().zip(word) {
+                *d = b.to_ascii_lowercase();
+            }
+            buf
+        } else {
+            let w = &mut self.word.norm;
+            w.clear();
+            w.extend(word[..keep].iter().map(|b| b.to_ascii_lowercase()));
+            w
+        };
+        let raw = if self.cfg.keep_raw { word } else { &[] };
+        sink.piece(&Piece {
+            start: chunk_abs + s as u64,
+            end: chunk_abs + e as u64,
+            raw,
+            normalized,
+            align: &[],
+            chars: word.len(),
+            kind: if BYTE_CLASS[word[0] as usize] == PUNCT {
+                PieceKind::Punct
+            } else {
+                PieceKind::Word
+            },
+        })
+    }
+
     /// Fill `normalized_chars` with strip_accents + lowercase of `c`, as the config says.
     fn normalize(&mut self, c: char) {
         let out = &mut self.normalized_chars;
@@ -360,14 +495,24 @@ impl BertSplitter {
             w.raw_sent = cs;
             w.norm.clear();
             w.align.clear();
+            w.identity = true;
             w.chars = 0;
         }
         w.last_end = ce;
         w.chars += 1;
         if w.chars <= self.cfg.norm_cap {
-            w.norm.push(n);
-            for _ in 0..n.len_utf8() {
-                w.align.push((cs, ce));
+            let len = n.len_utf8();
+            if w.identity && !(len == 1 && ce == cs + 1 && cs == w.start + w.norm.len() as u64) {
+                // The first character that is not 1:1 with the original: spell out the
+                // alignment of what came before.
+                w.identity = false;
+                w.align
+                    .extend((0..w.norm.len() as u64).map(|i| (w.start + i, w.start + i + 1)));
+            }
+            let mut buf = [0u8; 4];
+            w.norm.extend_from_slice(n.encode_utf8(&mut buf).as_bytes());
+            if !w.identity {
+                w.align.extend(std::iter::repeat_n((cs, ce), len));
             }
         }
     }
@@ -430,7 +575,7 @@ impl BertSplitter {
             end: w.last_end,
             raw,
             normalized: &w.norm,
-            align: &w.align,
+            align: if w.identity { &[] } else { &w.align },
             chars: w.chars,
             kind: w.kind.unwrap_or(PieceKind::Word),
         })

@@ -16,6 +16,9 @@ pub use gpt::{GptConfig, GptPattern, GptSplitter};
 
 /// A streaming rules engine of any rule set: the pipeline holds one of these per stream (or per
 /// independent chunk) and feeds it in order.
+// One engine per stream (or per chunk in flight), never stored in bulk: boxing the large
+// variant would only add an indirection to every feed.
+#[allow(clippy::large_enum_variant)]
 pub enum Splitter {
     /// `bert`, `bert-cased`, or the normalizer of a WordPiece model.
     Bert(BertSplitter),
@@ -47,8 +50,8 @@ impl Splitter {
     /// one per chunk that begins at a safe cut).
     pub fn fresh_at(&self, pos: u64) -> Self {
         match self {
+            Splitter::Bert(b) => Splitter::Bert(b.fresh_at(pos)),
             Splitter::Gpt(g) => Splitter::Gpt(GptSplitter::new_at(*g.config(), pos)),
-            Splitter::Bert(b) => Splitter::Bert(BertSplitter::new_at(*b.config(), pos)),
         }
     }
 
@@ -62,6 +65,23 @@ impl Splitter {
             // See gpt::safe_cut: before a space or newline that follows an ASCII letter or
             // digit, or after a newline followed by one.
             Splitter::Gpt(_) => gpt::safe_cut(buf),
+        }
+    }
+
+    /// Use `scanner` for the vectorized fast path (every level gives the same output).
+    pub fn with_scanner(self, scanner: crate::scan::Scanner) -> Self {
+        match self {
+            Splitter::Bert(b) => Splitter::Bert(BertSplitter::with_scanner(*b.config(), scanner)),
+            // The GPT rules have no vectorized path yet.
+            other => other,
+        }
+    }
+
+    /// The scanner level in use.
+    pub fn level(&self) -> crate::scan::Level {
+        match self {
+            Splitter::Bert(b) => b.scanner().level(),
+            _ => crate::scan::Level::Reference,
         }
     }
 
@@ -197,9 +217,11 @@ pub struct Piece<'a> {
     /// [`PieceSink::raw_fragment`] (all of `start..end` unless the piece spanned a forced chunk
     /// cut). Empty when the rules were configured without `keep_raw`.
     pub raw: &'a [u8],
-    /// The normalized text, capped at [`BertConfig::norm_cap`] characters.
-    pub normalized: &'a str,
-    /// For every byte of `normalized`, the original `[start, end)` of the character it came from.
+    /// The normalized text (UTF-8), capped at [`BertConfig::norm_cap`] characters.
+    pub normalized: &'a [u8],
+    /// For every byte of `normalized`, the original `[start, end)` of the character it came
+    /// from. Empty when the alignment is the identity: normalized byte i is original byte
+    /// `start + i` (ASCII words).
     pub align: &'a [(u64, u64)],
     /// Number of characters in the full normalized piece (may exceed what `normalized` holds).
     pub chars: usize,

@@ -1,17 +1,25 @@
 //! Subword models: turn one pre-token piece into token ids.
 
 pub mod bpe;
+pub mod keymap;
 pub mod vocab;
 pub mod wordpiece;
 
 pub use bpe::Bpe;
 pub use vocab::Vocab;
-pub use wordpiece::{WordPiece, WordPieceConfig};
+pub use wordpiece::{WordCache, WordPiece, WordPieceConfig};
 
 use crate::pipeline::{Token, TokenSink};
 use crate::rules::{BertConfig, BertSplitter, GptConfig, GptSplitter, Piece, Splitter};
 use crate::stats::Stats;
 use wordpiece::SubToken;
+
+/// Per-worker scratch space of [`Model::encode_piece`]: reused buffers and bounded caches.
+#[derive(Default)]
+pub struct EncodeScratch {
+    subs: Vec<SubToken>,
+    words: WordCache,
+}
 
 /// Any subword model, with the rules engine it expects in front of it.
 #[derive(Clone, Debug)]
@@ -57,12 +65,12 @@ impl Model {
     }
 
     /// Encode one piece: its tokens (absolute offsets) go to `out`, counts to `stats`.
-    /// `scratch` is reused between calls.
+    /// `scratch` is reused between calls (one per worker).
     #[inline]
     pub fn encode_piece<T: TokenSink + ?Sized>(
         &self,
         p: &Piece<'_>,
-        scratch: &mut Vec<SubToken>,
+        scratch: &mut EncodeScratch,
         out: &mut T,
         stats: &mut Stats,
     ) -> crate::Result<()> {
@@ -82,9 +90,10 @@ impl Model {
                 res
             }
             Model::WordPiece(w) => {
-                scratch.clear();
-                let ok = w.encode_word(p.normalized, p.chars, scratch);
-                stats.tokens += scratch.len() as u64;
+                let subs = &mut scratch.subs;
+                subs.clear();
+                let ok = w.encode_word_cached(p.normalized, p.chars, &mut scratch.words, subs);
+                stats.tokens += subs.len() as u64;
                 if !ok {
                     stats.unk += 1;
                     return out.token(Token {
@@ -93,15 +102,27 @@ impl Model {
                         end: p.end,
                     });
                 }
-                for t in scratch.iter() {
-                    // Map normalized bytes back to the original characters they came from.
-                    let start = p.align[t.start].0;
-                    let end = p.align[t.end - 1].1;
-                    out.token(Token {
-                        id: t.id,
-                        start,
-                        end,
-                    })?;
+                if p.align.is_empty() {
+                    // Identity alignment: normalized byte i is original byte start + i.
+                    for t in subs.iter() {
+                        let (start, end) = (p.start + t.start as u64, p.start + t.end as u64);
+                        out.token(Token {
+                            id: t.id,
+                            start,
+                            end,
+                        })?;
+                    }
+                } else {
+                    for t in subs.iter() {
+                        // Map normalized bytes back to the original characters they came from.
+                        let start = p.align[t.start].0;
+                        let end = p.align[t.end - 1].1;
+                        out.token(Token {
+                            id: t.id,
+                            start,
+                            end,
+                        })?;
+                    }
                 }
                 Ok(())
             }

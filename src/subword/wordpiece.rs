@@ -3,7 +3,9 @@
 //! position or more than `max_input_chars_per_word` characters is one `[UNK]` (SPEC.md §2).
 //!
 //! Lookups take `&[u8]` slices of the normalized word: the continuation tokens live in their
-//! own map with the prefix already stripped, so no candidate string is ever built.
+//! own map with the prefix already stripped, so no candidate string is ever built. The maps
+//! ([`KeyMap`]) compare short keys as two integers, and a candidate is never longer than the
+//! longest token, so a word of n bytes costs at most n × (longest token) probes: linear in n.
 
 use std::path::Path;
 
@@ -12,6 +14,7 @@ use rustc_hash::FxHashMap;
 use crate::error::Error;
 use crate::rules::BertConfig;
 use crate::subword::Vocab;
+use crate::subword::keymap::{INLINE, KeyMap, Packed};
 
 /// Settings of a WordPiece model.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,8 +53,8 @@ pub struct SubToken {
 #[derive(Clone, Debug)]
 pub struct WordPiece {
     vocab: Vocab,
-    initial: FxHashMap<Box<[u8]>, u32>,
-    continuation: FxHashMap<Box<[u8]>, u32>,
+    initial: KeyMap,
+    continuation: KeyMap,
     unk_id: u32,
     cfg: WordPieceConfig,
     normalizer: BertConfig,
@@ -82,18 +85,20 @@ impl WordPiece {
             return Err("the vocabulary is empty".into());
         }
         let prefix = cfg.continuing_subword_prefix.as_bytes();
-        let continuation = initial
-            .iter()
-            .filter(|(t, _)| t.starts_with(prefix))
-            .map(|(t, &id)| (t[prefix.len()..].into(), id))
-            .collect();
-        let unk_id = *initial.get(cfg.unk_token.as_bytes()).ok_or_else(|| {
-            format!(
+        let continuation = KeyMap::new(
+            initial
+                .iter()
+                .filter(|(t, _)| t.starts_with(prefix))
+                .map(|(t, &id)| (&t[prefix.len()..], id)),
+        );
+        let Some(&unk_id) = initial.get(cfg.unk_token.as_bytes()) else {
+            return Err(format!(
                 "the unknown token '{}' is not in the vocabulary",
                 cfg.unk_token
-            )
-        })?;
+            ));
+        };
         let vocab = Vocab::from_tokens(by_id);
+        let initial = KeyMap::new(initial.iter().map(|(t, &id)| (&t[..], id)));
         Ok(WordPiece {
             vocab,
             initial,
@@ -263,12 +268,13 @@ impl WordPiece {
 
     /// The id of a whole token, if it is in the vocabulary.
     pub fn token_to_id(&self, token: &[u8]) -> Option<u32> {
-        self.initial.get(token).copied()
+        self.initial.get(token)
     }
 
-    /// Split one normalized word of `chars` characters into tokens appended to `out`.
-    /// Returns false (and appends one `[UNK]` spanning the word) when the word cannot be split.
-    pub fn encode_word(&self, word: &str, chars: usize, out: &mut Vec<SubToken>) -> bool {
+    /// Split one normalized word (UTF-8 bytes) of `chars` characters into tokens appended to
+    /// `out`. Returns false (and appends one `[UNK]` spanning the word) when the word cannot be
+    /// split.
+    pub fn encode_word(&self, word: &[u8], chars: usize, out: &mut Vec<SubToken>) -> bool {
         let unk = SubToken {
             id: self.unk_id,
             start: 0,
@@ -279,26 +285,36 @@ impl WordPiece {
             return false;
         }
         let mark = out.len();
-        let bytes = word.as_bytes();
+        let n = word.len();
         let mut start = 0;
-        while start < bytes.len() {
+        while start < n {
             let map = if start == 0 {
                 &self.initial
             } else {
                 &self.continuation
             };
-            let mut end = bytes.len();
+            // No token is longer than max_len: start there (on a character boundary).
+            let mut end = n.min(start + map.max_len());
+            while end > start && !is_char_boundary(word, end) {
+                end -= 1;
+            }
             let found = loop {
-                if let Some(&id) = map.get(&bytes[start..end]) {
+                if end == start {
+                    break None;
+                }
+                let cand = &word[start..end];
+                let hit = if cand.len() <= INLINE {
+                    map.get_packed(Packed::new(cand))
+                } else {
+                    map.get(cand)
+                };
+                if let Some(id) = hit {
                     break Some(id);
                 }
                 // Step back one character.
                 end -= 1;
-                while end > start && !word.is_char_boundary(end) {
+                while end > start && !is_char_boundary(word, end) {
                     end -= 1;
-                }
-                if end == start {
-                    break None;
                 }
             };
             match found {
@@ -315,13 +331,99 @@ impl WordPiece {
     }
 }
 
+/// Most tokens a cached word may have.
+const CACHE_TOKENS: usize = 4;
+/// Cache entries (a power of two): 4096 × 40 bytes = 160 KiB, within L2 next to the vocabulary.
+const CACHE_ENTRIES: usize = 4096;
+
+#[derive(Clone, Copy, Default)]
+struct CacheEntry {
+    /// `None` for an empty entry.
+    key: Option<Packed>,
+    n: u8,
+    ok: bool,
+    ends: [u8; CACHE_TOKENS],
+    ids: [u32; CACHE_TOKENS],
+}
+
+/// A bounded per-worker cache from a normalized word (at most 16 bytes) to its tokens.
+///
+/// Word frequencies are Zipfian: a few thousand words make up most of any text, and the cache
+/// keeps their splits in L1/L2 so a repeated word costs one probe instead of one per candidate.
+/// Direct-mapped: a new word evicts whatever shared its slot. Memory is fixed (160 KiB).
+pub struct WordCache {
+    entries: Box<[CacheEntry]>,
+}
+
+impl Default for WordCache {
+    fn default() -> Self {
+        WordCache {
+            entries: vec![CacheEntry::default(); CACHE_ENTRIES].into_boxed_slice(),
+        }
+    }
+}
+
+impl WordPiece {
+    /// [`WordPiece::encode_word`] through a [`WordCache`]: same result, faster on repeats.
+    #[inline]
+    pub fn encode_word_cached(
+        &self,
+        word: &[u8],
+        chars: usize,
+        cache: &mut WordCache,
+        out: &mut Vec<SubToken>,
+    ) -> bool {
+        if word.is_empty() || word.len() > INLINE {
+            return self.encode_word(word, chars, out);
+        }
+        let key = Packed::new(word);
+        let slot = &mut cache.entries[key.slot(CACHE_ENTRIES)];
+        if slot.key == Some(key) {
+            let mut start = 0;
+            for k in 0..slot.n as usize {
+                let end = slot.ends[k] as usize;
+                out.push(SubToken {
+                    id: slot.ids[k],
+                    start,
+                    end,
+                });
+                start = end;
+            }
+            return slot.ok;
+        }
+        let mark = out.len();
+        let ok = self.encode_word(word, chars, out);
+        let new = &out[mark..];
+        if new.len() <= CACHE_TOKENS {
+            let mut e = CacheEntry {
+                key: Some(key),
+                n: new.len() as u8,
+                ok,
+                ..Default::default()
+            };
+            for (k, t) in new.iter().enumerate() {
+                e.ends[k] = t.end as u8;
+                e.ids[k] = t.id;
+            }
+            *slot = e;
+        }
+        ok
+    }
+}
+
+/// True if `i` is the end of `b` or the first byte of a UTF-8 character.
+#[inline]
+fn is_char_boundary(b: &[u8], i: usize) -> bool {
+    i >= b.len() || (b[i] & 0xC0) != 0x80
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn ids(wp: &WordPiece, w: &str) -> Vec<u32> {
         let mut out = Vec::new();
-        wp.encode_word(w, w.chars().count(), &mut out);
+        wp.encode_word(w.as_bytes(), w.chars().count(), &mut out);
         out.iter().map(|t| t.id).collect()
     }
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use tokstream::output::{Format, PieceWriter};
 use tokstream::pipeline::{self, StreamOptions, Token};
 use tokstream::rules::{Piece, PieceSink, RuleSet};
+use tokstream::scan::{Level, Scanner};
 use tokstream::subword::{Model, WordPiece};
 
 /// The golden corpus: real text samples plus the hand-picked hard cases.
@@ -90,18 +91,37 @@ pub fn model() -> &'static Model {
 }
 
 pub fn encode(input: &[u8], chunk_size: usize) -> Vec<Token> {
+    encode_with(input, chunk_size, None)
+}
+
+/// Encode with a forced scanner level (`None`: the detected one).
+pub fn encode_with(input: &[u8], chunk_size: usize, scanner: Option<Scanner>) -> Vec<Token> {
     let mut out = Vec::new();
     let opts = StreamOptions {
         chunk_size,
         strict_utf8: false,
+        scanner,
     };
     pipeline::encode_stream(input, model(), &opts, &mut out).unwrap();
     out
 }
 
 pub fn split(input: &[u8], rules: RuleSet, chunk_size: usize) -> Vec<(u64, u64)> {
+    split_with(input, rules, chunk_size, None)
+}
+
+/// Split with a forced scanner level (`None`: the detected one).
+pub fn split_with(
+    input: &[u8],
+    rules: RuleSet,
+    chunk_size: usize,
+    scanner: Option<Scanner>,
+) -> Vec<(u64, u64)> {
     let mut c = PieceCollector::new(input);
-    let splitter = tokstream::rules::Splitter::for_split(rules, false);
+    let mut splitter = tokstream::rules::Splitter::for_split(rules, false);
+    if let Some(s) = scanner {
+        splitter = splitter.with_scanner(s);
+    }
     pipeline::run_rules(input, splitter, chunk_size, &mut c).unwrap();
     c.pieces
 }
@@ -111,7 +131,7 @@ pub fn split_jsonl(input: &[u8], rules: RuleSet, chunk_size: usize) -> Vec<u8> {
     let mut w = PieceWriter::new(Vec::new(), Format::Jsonl).unwrap();
     let opts = StreamOptions {
         chunk_size,
-        strict_utf8: false,
+        ..Default::default()
     };
     pipeline::split_stream(input, rules, &opts, &mut w).unwrap();
     w.finish().unwrap()
@@ -151,4 +171,12 @@ pub fn assert_same<T: PartialEq + Debug>(
         &got[lo..(i + 4).min(got.len())],
         context(input, at)
     );
+}
+
+/// Every scanner level this CPU runs (all of them equal the reference).
+pub fn levels() -> Vec<Scanner> {
+    Level::available()
+        .into_iter()
+        .filter_map(Scanner::with_level)
+        .collect()
 }

@@ -361,6 +361,7 @@ fn encode_with(model: &Model, input: &[u8], chunk_size: usize) -> Vec<Token> {
     let opts = StreamOptions {
         chunk_size,
         strict_utf8: false,
+        ..Default::default()
     };
     pipeline::encode_stream(input, model, &opts, &mut out).unwrap();
     out

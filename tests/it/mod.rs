@@ -2,4 +2,5 @@ mod cli;
 mod common;
 mod golden;
 mod gpt;
+mod levels;
 mod streaming;

@@ -1,0 +1,194 @@
+//! A hash map from short byte strings to ids, built for WordPiece's inner loop.
+//!
+//! Vocabulary tokens are short (bert-base-uncased: 99.99% ≤ 16 bytes, longest 18). Keys of at
+//! most 16 bytes are stored inline in the slot as two little-endian `u64` words (zero padded),
+//! so a probe is one multiply-shift hash and two integer compares: no pointer chase and no
+//! `memcmp` call. Longer keys go to an ordinary map. Open addressing, linear probing, load
+//! factor ≤ 1/2.
+
+use rustc_hash::FxHashMap;
+
+/// Longest key stored inline.
+pub const INLINE: usize = 16;
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    lo: u64,
+    hi: u64,
+    /// Key length + 1; 0 marks an empty slot.
+    len: u32,
+    id: u32,
+}
+
+/// Short byte-string keys → `u32` ids.
+#[derive(Clone, Debug)]
+pub struct KeyMap {
+    slots: Vec<Slot>,
+    shift: u32,
+    long: FxHashMap<Box<[u8]>, u32>,
+    max_len: usize,
+}
+
+/// A key of at most [`INLINE`] bytes, packed for comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Packed {
+    lo: u64,
+    hi: u64,
+    len: u32,
+}
+
+impl Packed {
+    /// Pack `key` (at most [`INLINE`] bytes) with overlapping loads: no copy through memory,
+    /// so no store-to-load stall.
+    #[inline]
+    pub fn new(key: &[u8]) -> Packed {
+        debug_assert!(key.len() <= INLINE);
+        let n = key.len();
+        let (lo, hi) = if n >= 8 {
+            let lo = u64::from_le_bytes(key[..8].try_into().unwrap());
+            let hi = if n > 8 {
+                // The last 8 bytes, shifted so that byte 8 of the key lands in byte 0.
+                u64::from_le_bytes(key[n - 8..].try_into().unwrap()) >> (8 * (16 - n))
+            } else {
+                0
+            };
+            (lo, hi)
+        } else if n >= 4 {
+            let a = u32::from_le_bytes(key[..4].try_into().unwrap()) as u64;
+            let b = u32::from_le_bytes(key[n - 4..].try_into().unwrap()) as u64;
+            (a | (b << (8 * (n - 4))), 0)
+        } else if n > 0 {
+            let (a, b, c) = (key[0] as u64, key[n / 2] as u64, key[n - 1] as u64);
+            (a | (b << (8 * (n / 2))) | (c << (8 * (n - 1))), 0)
+        } else {
+            (0, 0)
+        };
+        Packed {
+            lo,
+            hi,
+            len: n as u32,
+        }
+    }
+
+    /// A slot index in a table of `n` entries (a power of two).
+    #[inline]
+    pub fn slot(&self, n: usize) -> usize {
+        (self.hash() >> (64 - n.trailing_zeros())) as usize
+    }
+
+    #[inline]
+    fn hash(&self) -> u64 {
+        let h = (self.lo ^ (self.len as u64).rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ self.hi.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+        h ^ (h >> 31)
+    }
+}
+
+impl KeyMap {
+    /// Build from `(key, id)` pairs; a repeated key keeps the last id.
+    pub fn new<'a>(entries: impl IntoIterator<Item = (&'a [u8], u32)>) -> Self {
+        let entries: Vec<_> = entries.into_iter().collect();
+        let cap = (entries.len() * 2).next_power_of_two().max(16);
+        let mut m = KeyMap {
+            slots: vec![Slot::default(); cap],
+            shift: 64 - cap.trailing_zeros(),
+            long: FxHashMap::default(),
+            max_len: 0,
+        };
+        for (k, id) in entries {
+            m.insert(k, id);
+        }
+        m
+    }
+
+    fn insert(&mut self, key: &[u8], id: u32) {
+        self.max_len = self.max_len.max(key.len());
+        if key.len() > INLINE {
+            self.long.insert(key.into(), id);
+            return;
+        }
+        let p = Packed::new(key);
+        let mask = self.slots.len() - 1;
+        let mut i = (p.hash() >> self.shift) as usize;
+        loop {
+            let s = &mut self.slots[i];
+            if s.len == 0 || (s.len == p.len + 1 && s.lo == p.lo && s.hi == p.hi) {
+                *s = Slot {
+                    lo: p.lo,
+                    hi: p.hi,
+                    len: p.len + 1,
+                    id,
+                };
+                return;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// The longest key, in bytes.
+    pub fn max_len(&self) -> usize {
+        self.max_len
+    }
+
+    /// Look up a packed short key.
+    #[inline]
+    pub fn get_packed(&self, p: Packed) -> Option<u32> {
+        let mask = self.slots.len() - 1;
+        let mut i = (p.hash() >> self.shift) as usize;
+        loop {
+            let s = self.slots[i];
+            if s.len == p.len + 1 && s.lo == p.lo && s.hi == p.hi {
+                return Some(s.id);
+            }
+            if s.len == 0 {
+                return None;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Look up any key.
+    #[inline]
+    pub fn get(&self, key: &[u8]) -> Option<u32> {
+        if key.len() > INLINE {
+            return self.long.get(key).copied();
+        }
+        self.get_packed(Packed::new(key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_every_key_and_no_other() {
+        let keys: Vec<Vec<u8>> = (0..5000u32)
+            .map(|i| format!("k{}{}", i, "x".repeat((i % 23) as usize)).into_bytes())
+            .chain([b"".to_vec(), b"\0".to_vec(), b"\0\0".to_vec()])
+            .collect();
+        let m = KeyMap::new(keys.iter().enumerate().map(|(i, k)| (&k[..], i as u32)));
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(m.get(k), Some(i as u32), "{k:?}");
+        }
+        for miss in [&b"k"[..], b"k5000", b"\0\0\0", b"k1xx", b"zz"] {
+            assert_eq!(m.get(miss), None, "{miss:?}");
+        }
+        // Every length packs like the zero-padded key.
+        let bytes: Vec<u8> = (1..=16).collect();
+        for n in 0..=16 {
+            let mut buf = [0u8; 16];
+            buf[..n].copy_from_slice(&bytes[..n]);
+            let want = (
+                u64::from_le_bytes(buf[..8].try_into().unwrap()),
+                u64::from_le_bytes(buf[8..].try_into().unwrap()),
+            );
+            let p = Packed::new(&bytes[..n]);
+            assert_eq!(
+                (p.lo, p.hi, p.len),
+                (want.0, want.1, n as u32),
+                "length {n}"
+            );
+        }
+    }
+}

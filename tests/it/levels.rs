@@ -1,0 +1,158 @@
+//! Every scanner level (scalar piece finder, SSE4.2, AVX2, AVX-512BW, NEON) must give exactly
+//! the output of the reference (the per-character engine with no piece finder): on the golden
+//! corpus, on every alignment and tail, on chunk cuts inside characters, and on random bytes.
+
+use proptest::prelude::*;
+use tokstream::rules::RuleSet;
+use tokstream::scan::{Level, Scanner};
+
+use super::common::*;
+
+fn reference() -> Option<Scanner> {
+    Scanner::with_level(Level::Reference)
+}
+
+#[test]
+fn every_level_matches_the_goldens() {
+    for s in levels() {
+        for name in CORPUS {
+            let input = text(name);
+            let label = format!("{name}: level {}", s.level());
+            let got = encode_with(&input, 1 << 20, Some(s));
+            assert_same(
+                &format!("{label} tokens"),
+                &input,
+                &golden_tokens(name),
+                &got,
+                |t| t.start,
+            );
+            for rules in [RuleSet::Bert, RuleSet::BertCased] {
+                let got = split_with(&input, rules, 1 << 20, Some(s));
+                let want = golden_pieces(rules, name);
+                assert_same(
+                    &format!("{label} {rules} pieces"),
+                    &input,
+                    &want,
+                    &got,
+                    |p| p.0,
+                );
+            }
+        }
+    }
+}
+
+/// Seeds that exercise block edges: words, punctuation, newlines, specials at every offset.
+fn seeds() -> Vec<Vec<u8>> {
+    let mut v: Vec<Vec<u8>> = [
+        &b"hello, world!\nfoo-bar_baz (x) y."[..],
+        "naïve café\u{200B}x ≠ 世界 done".as_bytes(),
+        b"a\x01b \x7f c\td\re\n\nf",
+        b"12345678901234567890123456789012345678901234567890123456789012345 xyz",
+        b"!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!",
+        b"word\xFFword \xC3 end",
+    ]
+    .iter()
+    .map(|s| s.to_vec())
+    .collect();
+    // Hard cases, a line at a time.
+    v.extend(
+        text("hard_cases")
+            .split(|&b| b == b'\n')
+            .map(|l| l.to_vec()),
+    );
+    v
+}
+
+#[test]
+fn every_level_matches_the_reference_on_every_alignment() {
+    let fillers: [&[u8]; 3] = [b" ", b"x", b"."];
+    for seed in seeds() {
+        for filler in fillers {
+            for pad in (0..=515).step_by(if seed.len() > 40 { 7 } else { 1 }) {
+                let mut input = filler.repeat(pad);
+                input.extend_from_slice(&seed);
+                input.extend(filler.repeat(515 - pad));
+                let want_p = split_with(&input, RuleSet::Bert, 1 << 20, reference());
+                let want_t = encode_with(&input, 1 << 20, reference());
+                for s in levels() {
+                    let got_p = split_with(&input, RuleSet::Bert, 1 << 20, Some(s));
+                    assert!(
+                        got_p == want_p,
+                        "pieces differ: level {}, pad {pad}, seed {:?}",
+                        s.level(),
+                        String::from_utf8_lossy(&seed)
+                    );
+                    let got_t = encode_with(&input, 1 << 20, Some(s));
+                    assert!(
+                        got_t == want_t,
+                        "tokens differ: level {}, pad {pad}, seed {:?}",
+                        s.level(),
+                        String::from_utf8_lossy(&seed)
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_level_matches_the_reference_at_small_chunk_sizes() {
+    let input: Vec<u8> = text("mixed")[..40_000].to_vec();
+    let want = encode_with(&input, 1 << 20, reference());
+    let want_p = split_with(&input, RuleSet::Bert, 1 << 20, reference());
+    for s in levels() {
+        for size in [1, 2, 3, 5, 63, 64, 65, 127, 1000] {
+            assert_eq!(
+                encode_with(&input, size, Some(s)),
+                want,
+                "level {} chunk {size}",
+                s.level()
+            );
+            assert_eq!(
+                split_with(&input, RuleSet::Bert, size, Some(s)),
+                want_p,
+                "level {} chunk {size}",
+                s.level()
+            );
+        }
+    }
+}
+
+/// Random text weighted towards what the piece finder decides on.
+fn text_strategy() -> impl Strategy<Value = Vec<u8>> {
+    let atom = prop_oneof![
+        4 => "[a-zA-Z0-9]{1,12}".prop_map(|s| s.into_bytes()),
+        2 => prop::sample::select(vec![" ", "  ", "\n", "\t", "\r\n", ".", ",", "!?", "_", "#", "(", "\u{7f}", "\u{1}"])
+            .prop_map(|s| s.as_bytes().to_vec()),
+        1 => prop::sample::select(vec!["é", "世", "が", "한", "≠", "\u{200B}", "\u{FEFF}", "😀", "\u{301}", "\u{a0}", "\u{85}"])
+            .prop_map(|s| s.as_bytes().to_vec()),
+        1 => prop::collection::vec(any::<u8>(), 1..4),
+    ];
+    prop::collection::vec(atom, 0..60).prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_text_is_identical_on_every_level_and_chunking(input in text_strategy(), chunk in 1usize..80) {
+        let want_p = split_with(&input, RuleSet::Bert, 1 << 20, reference());
+        let want_c = split_with(&input, RuleSet::BertCased, 1 << 20, reference());
+        let want_t = encode_with(&input, 1 << 20, reference());
+        for s in levels() {
+            prop_assert_eq!(&split_with(&input, RuleSet::Bert, chunk, Some(s)), &want_p, "level {}", s.level());
+            prop_assert_eq!(&split_with(&input, RuleSet::BertCased, chunk, Some(s)), &want_c, "level {}", s.level());
+            prop_assert_eq!(&encode_with(&input, chunk, Some(s)), &want_t, "level {}", s.level());
+        }
+    }
+
+    #[test]
+    fn random_bytes_are_identical_on_every_level(input in prop::collection::vec(any::<u8>(), 0..300)) {
+        let want_p = split_with(&input, RuleSet::Bert, 1 << 20, reference());
+        let want_t = encode_with(&input, 1 << 20, reference());
+        for s in levels() {
+            prop_assert_eq!(&split_with(&input, RuleSet::Bert, 7, Some(s)), &want_p, "level {}", s.level());
+            prop_assert_eq!(&encode_with(&input, 13, Some(s)), &want_t, "level {}", s.level());
+        }
+    }
+}
