@@ -12,9 +12,10 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::Error;
 use crate::output::{Format, PieceWriter, TokenWriter};
-use crate::pipeline::{self, InputStream, StreamOptions};
+use crate::pipeline::command::{self, RunSettings, Work};
+use crate::pipeline::{self, InputStream};
 use crate::rules::RuleSet;
-use crate::stats::Stats;
+use crate::stats::Summary;
 use crate::subword::{Model, WordPiece};
 
 /// Output buffer size: big writes, few syscalls.
@@ -53,6 +54,9 @@ enum Command {
     Encode(EncodeArgs),
     /// Turn token ids back into text (the exact bytes; byte-level BPE models only).
     Decode(DecodeArgs),
+    /// Measure throughput: stream a corpus (repeated up to --size) through a model or rule
+    /// set with -j workers and print the summary (sustained tokens/s, MB/s, CPU seconds).
+    Bench(BenchArgs),
     /// List the built-in models and rule sets.
     Models,
 }
@@ -76,6 +80,64 @@ struct CommonArgs {
     #[arg(long, value_name = "BYTES", default_value_t = pipeline::DEFAULT_CHUNK_SIZE,
           value_parser = parse_chunk_size)]
     chunk_size: usize,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// Options of the parallel pipeline and its reporting (split, encode, bench).
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// Worker threads (default: the number of available cores). Output never depends on it.
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    jobs: Option<u16>,
+    /// Show a progress line on stderr (bytes, MB/s, tokens/s, percent and ETA when the input
+    /// size is known). Default: on when stderr is a terminal.
+    #[arg(long, overrides_with = "no_progress")]
+    progress: bool,
+    /// Never show the progress line.
+    #[arg(long)]
+    no_progress: bool,
+    /// Write the run's summary and its per-second tokens/s series as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    stats_json: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct BenchArgs {
+    /// Corpus files, read in order as one stream.
+    #[arg(value_name = "FILE", required = true)]
+    files: Vec<PathBuf>,
+    /// Repeat the corpus up to SIZE bytes (e.g. 10GiB, 500MB), streamed, never held in memory.
+    /// Default: read it once.
+    #[arg(long, value_name = "SIZE", value_parser = pipeline::command::parse_size)]
+    size: Option<u64>,
+    /// Run only a rule set (split pieces) instead of a model.
+    #[arg(long, value_name = "RULES", conflicts_with = "model")]
+    rules: Option<RuleSet>,
+    /// Model to encode with: a built-in name or a path (as for encode).
+    #[arg(
+        long,
+        short,
+        value_name = "NAME|PATH",
+        default_value = "bert-base-uncased"
+    )]
+    model: String,
+    /// Output format produced (and discarded): none measures the tokenizer alone.
+    #[arg(long, value_name = "FORMAT", default_value = "none",
+          value_parser = ["text", "jsonl", "u32", "u16", "none"])]
+    format: String,
+    /// Print the summary as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Reject invalid UTF-8.
+    #[arg(long)]
+    strict: bool,
+    /// Bytes read per chunk.
+    #[arg(long, value_name = "BYTES", default_value_t = pipeline::DEFAULT_CHUNK_SIZE,
+          value_parser = parse_chunk_size)]
+    chunk_size: usize,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 #[derive(Args, Debug)]
@@ -234,14 +296,16 @@ fn run(cli: Cli) -> crate::Result<()> {
         }
         Command::Split(a) => {
             let format: Format = a.format.parse().map_err(Error::config)?;
+            PieceWriter::new(io::sink(), format)?;
             let mut input = InputStream::open(&a.common.files)?;
-            let opts = stream_options(&a.common);
-            let mut writer = PieceWriter::new(open_output(&a.common.output)?, format)?;
-            let res = pipeline::split_stream(&mut input, a.rules, &opts, &mut writer);
-            let stats = res.map_err(|e| input.locate_error(e))?;
-            writer.finish()?;
-            report(&a.common, &input, &stats);
-            Ok(())
+            input.cancel_on(command::interrupt_flag());
+            let size = input.total_size();
+            let out = open_output(&a.common.output)?;
+            let work = Work::Split(a.rules, format);
+            let settings = run_settings(&a.common.run, a.common.chunk_size, a.common.strict);
+            let (res, summary) = command::run(&work, &mut input, size, out, &settings);
+            res.map_err(|e| input.locate_error(e))?;
+            report(&a.common, &input, &summary)
         }
         Command::Decode(a) => {
             use crate::subword::bpe::{IdFormat, decode_stream};
@@ -267,29 +331,67 @@ fn run(cli: Cli) -> crate::Result<()> {
         Command::Encode(a) => {
             let format: Format = a.format.parse().map_err(Error::config)?;
             let model = load_model(&a.model)?;
+            TokenWriter::new(io::sink(), format, model.vocab_size())?;
             let mut input = InputStream::open(&a.common.files)?;
-            let opts = stream_options(&a.common);
+            input.cancel_on(command::interrupt_flag());
+            let size = input.total_size();
             let out = open_output(&a.common.output)?;
-            let mut writer = TokenWriter::new(out, format, model.vocab_size())?;
-            let res = pipeline::encode_stream(&mut input, &model, &opts, &mut writer);
-            let stats = res.map_err(|e| input.locate_error(e))?;
-            writer.finish()?;
-            report(&a.common, &input, &stats);
+            let work = Work::Encode(&model, format);
+            let settings = run_settings(&a.common.run, a.common.chunk_size, a.common.strict);
+            let (res, summary) = command::run(&work, &mut input, size, out, &settings);
+            res.map_err(|e| input.locate_error(e))?;
+            report(&a.common, &input, &summary)
+        }
+        Command::Bench(a) => {
+            let format: Format = a.format.parse().map_err(Error::config)?;
+            let model = match a.rules {
+                Some(_) => None,
+                None => Some(load_model(&a.model)?),
+            };
+            let work = match (a.rules, &model) {
+                (Some(rules), _) => Work::Split(rules, format),
+                (None, Some(m)) => Work::Encode(m, format),
+                (None, None) => unreachable!("a model is loaded when no rules are given"),
+            };
+            let (input, size) = command::bench_input(&a.files, a.size)?;
+            let settings = run_settings(&a.run, a.chunk_size, a.strict);
+            let (res, summary) = command::run(&work, input, size, io::sink(), &settings);
+            res?;
+            if let Some(p) = &a.run.stats_json {
+                command::write_stats_json(p, &summary)?;
+            }
+            if a.json {
+                println!("{}", summary.to_json());
+            } else {
+                print!("{summary}");
+            }
+            if summary.interrupted {
+                std::process::exit(130);
+            }
             Ok(())
         }
     }
 }
 
-fn stream_options(c: &CommonArgs) -> StreamOptions {
-    StreamOptions {
-        chunk_size: c.chunk_size,
-        strict_utf8: c.strict,
-        scanner: None,
+fn run_settings(r: &RunArgs, chunk_size: usize, strict: bool) -> RunSettings {
+    RunSettings {
+        jobs: r.jobs.map_or(0, usize::from),
+        chunk_size,
+        strict,
+        progress: if r.no_progress {
+            Some(false)
+        } else if r.progress {
+            Some(true)
+        } else {
+            None
+        },
     }
 }
 
-/// The end-of-run messages on stderr: the lossy-UTF-8 warning and the `--stats` summary.
-fn report(c: &CommonArgs, input: &InputStream, stats: &Stats) {
+/// The end-of-run messages on stderr: the lossy-UTF-8 warning and the `--stats` summary (also
+/// after Ctrl-C, which then exits 130), and the `--stats-json` file.
+fn report(c: &CommonArgs, input: &InputStream, summary: &Summary) -> crate::Result<()> {
+    let stats = &summary.stats;
     if let Some(at) = stats.first_replaced {
         let (name, off) = input.locate(at);
         eprintln!(
@@ -298,13 +400,20 @@ fn report(c: &CommonArgs, input: &InputStream, stats: &Stats) {
             stats.replaced
         );
     }
-    if c.stats {
+    if c.stats || summary.interrupted {
         let mut err = io::stderr().lock();
         if err.is_terminal() {
             let _ = writeln!(err, "-- tokstream stats --");
         }
-        let _ = write!(err, "{stats}");
+        let _ = write!(err, "{summary}");
     }
+    if let Some(p) = &c.run.stats_json {
+        command::write_stats_json(p, summary)?;
+    }
+    if summary.interrupted {
+        std::process::exit(130);
+    }
+    Ok(())
 }
 
 fn parse_chunk_size(s: &str) -> Result<usize, String> {

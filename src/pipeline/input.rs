@@ -4,13 +4,82 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use crate::error::Error;
 
 /// One source of the stream.
 enum Source {
-    Stdin(io::Stdin),
+    Stdin(StdinPump),
     File(File),
+}
+
+/// Stdin read by a detached thread into blocks handed over a channel, so that a read waiting
+/// for a pipe or a terminal can be cancelled (Ctrl-C must end the run even when no more input
+/// comes: a thread blocked in `read(2)` cannot be woken otherwise). The thread also reads
+/// ahead while the pipeline works. At most `PUMP_BLOCKS` blocks are in flight.
+#[derive(Default)]
+struct StdinPump {
+    rx: Option<Receiver<io::Result<Vec<u8>>>>,
+    block: Vec<u8>,
+    pos: usize,
+}
+
+const PUMP_BLOCK: usize = 64 * 1024;
+const PUMP_BLOCKS: usize = 4;
+
+impl StdinPump {
+    fn start() -> Receiver<io::Result<Vec<u8>>> {
+        let (tx, rx) = crossbeam_channel::bounded(PUMP_BLOCKS);
+        std::thread::spawn(move || {
+            let mut stdin = io::stdin().lock();
+            loop {
+                let mut b = vec![0; PUMP_BLOCK];
+                let r = match stdin.read(&mut b) {
+                    Ok(n) => {
+                        b.truncate(n);
+                        Ok(b)
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => Err(e),
+                };
+                let end = !matches!(&r, Ok(b) if !b.is_empty());
+                if tx.send(r).is_err() || end {
+                    return;
+                }
+            }
+        });
+        rx
+    }
+
+    fn read(&mut self, buf: &mut [u8], cancel: Option<&AtomicBool>) -> io::Result<usize> {
+        if self.pos == self.block.len() {
+            let rx = self.rx.get_or_insert_with(StdinPump::start);
+            loop {
+                if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                    return Err(io::Error::other("reading was cancelled"));
+                }
+                match rx.recv_timeout(Duration::from_millis(100)) {
+                    Ok(r) => {
+                        self.block = r?;
+                        self.pos = 0;
+                        break;
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
+                    // The thread ended after sending the end of input.
+                    Err(RecvTimeoutError::Disconnected) => return Ok(0),
+                }
+            }
+        }
+        let n = buf.len().min(self.block.len() - self.pos);
+        buf[..n].copy_from_slice(&self.block[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 /// Stdin or files, read in order as one stream.
@@ -21,6 +90,7 @@ pub struct InputStream {
     current: usize,
     pos: u64,
     total_size: Option<u64>,
+    cancel: Option<Arc<AtomicBool>>,
 }
 
 impl InputStream {
@@ -30,12 +100,12 @@ impl InputStream {
         let mut sources = Vec::new();
         let mut total = Some(0u64);
         if paths.is_empty() {
-            sources.push(("<stdin>".to_string(), Source::Stdin(io::stdin())));
+            sources.push(("<stdin>".to_string(), Source::Stdin(StdinPump::default())));
             total = None;
         }
         for p in paths {
             if p == Path::new("-") {
-                sources.push(("<stdin>".to_string(), Source::Stdin(io::stdin())));
+                sources.push(("<stdin>".to_string(), Source::Stdin(StdinPump::default())));
                 total = None;
                 continue;
             }
@@ -57,7 +127,13 @@ impl InputStream {
             current: 0,
             pos: 0,
             total_size: total,
+            cancel: None,
         })
+    }
+
+    /// Make a read waiting for stdin fail ("reading was cancelled") once `flag` is true.
+    pub fn cancel_on(&mut self, flag: Arc<AtomicBool>) {
+        self.cancel = Some(flag);
     }
 
     /// Total size in bytes when every source is a regular file.
@@ -93,7 +169,7 @@ impl Read for InputStream {
         while self.current < self.sources.len() {
             let (name, src) = &mut self.sources[self.current];
             let r = match src {
-                Source::Stdin(s) => s.read(buf),
+                Source::Stdin(s) => s.read(buf, self.cancel.as_deref()),
                 Source::File(f) => f.read(buf),
             };
             match r {

@@ -1,16 +1,28 @@
 //! Streaming drivers: read → chunk → rules → (subword) → writer, in bounded memory.
 //!
-//! Today the stages run on one thread, in order. The chunk reader already cuts at safe
-//! boundaries and every stage is resumable, which is what the parallel pipeline builds on.
+//! Two drivers give the same output for every input:
+//!
+//! * the sequential one ([`run_rules`], [`split_stream`], [`encode_stream`], [`encode_bytes`]):
+//!   one thread, one engine fed every chunk in order; the reference the tests compare against;
+//! * the parallel one ([`PipelineBuilder`] → [`Pipeline`]): a reader thread, N workers and
+//!   in-order delivery (see `parallel.rs` for the threads and `jobs.rs` for how formatted
+//!   output stays byte-identical when chunks start in the middle of a line).
 
+mod builder;
+pub mod command;
 pub mod input;
+mod jobs;
+mod parallel;
 pub mod reader;
+pub mod repeat;
 
 use std::io::{Read, Write};
 use std::time::Instant;
 
+pub use builder::{FnSink, MAX_CHUNK_SIZE, Monitor, Pipeline, PipelineBuilder, Sink};
 pub use input::InputStream;
 pub use reader::ChunkReader;
+pub use repeat::Repeat;
 
 use crate::output::{PieceWriter, TokenWriter};
 use crate::rules::{Piece, PieceSink, RuleSet, Splitter};

@@ -3,4 +3,5 @@ mod common;
 mod golden;
 mod gpt;
 mod levels;
+mod pipeline;
 mod streaming;
