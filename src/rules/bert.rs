@@ -18,7 +18,7 @@
 //! `[UNK]`), and raw bytes of a word spanning a cut are handed on as fragments.
 
 use crate::error::{Error, ErrorKind};
-use crate::rules::{Piece, PieceKind, PieceSink};
+use crate::rules::{ASCII_BUF, AsciiBatch, Piece, PieceKind, PieceSink, ascii_lowercase_into};
 use crate::scan::class::{BYTE_CLASS, PUNCT, WORD, WS};
 use crate::scan::utf8::{Decoded, decode};
 use crate::scan::{Scanner, Spans};
@@ -27,9 +27,6 @@ use crate::unicode::{is_bert_chinese, is_bert_control, is_bert_punct, strip_acce
 /// Deleted characters after an unfinished word kept across chunk cuts before they are handed on
 /// as part of the word's raw bytes (see [`BertSplitter`]); only reached by pathological input.
 const HELD_CAP: usize = 64 * 1024;
-
-/// Normalized ASCII words up to this length are lowercased into a fixed buffer.
-const ASCII_BUF: usize = 128;
 
 /// Settings of the BERT normalizer and of what the engine reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -395,10 +392,7 @@ impl BertSplitter {
         Ok(())
     }
 
-    /// Emit the spans the piece finder found in `chunk[base..]`, then clear them.
-    ///
-    /// Words and punctuation take the same path (ASCII punctuation is its own lowercase), so
-    /// the only per-piece branch is the sink's.
+    /// Hand the spans the piece finder found in `chunk[base..]` to the sink as one batch.
     #[inline]
     fn emit_spans<S: PieceSink + ?Sized>(
         &mut self,
@@ -407,15 +401,19 @@ impl BertSplitter {
         chunk_abs: u64,
         sink: &mut S,
     ) -> crate::Result<()> {
-        let spans = std::mem::replace(&mut self.spans, Spans::empty());
-        let mut res = Ok(());
-        for (s, e) in spans.iter() {
-            res = self.ascii_word(chunk, base + s as usize, base + e as usize, chunk_abs, sink);
-            if res.is_err() {
-                break;
-            }
+        let n = self.spans.len;
+        if n == 0 {
+            return Ok(());
         }
-        self.spans = spans;
+        let res = sink.ascii_batch(&AsciiBatch {
+            text: &chunk[base..],
+            abs: chunk_abs + base as u64,
+            starts: &self.spans.starts[..n],
+            ends: &self.spans.ends[..n],
+            lowercase: self.cfg.lowercase,
+            keep_raw: self.cfg.keep_raw,
+            norm_cap: self.cfg.norm_cap,
+        });
         self.spans.clear();
         res
     }
@@ -438,11 +436,7 @@ impl BertSplitter {
         } else if !self.cfg.lowercase {
             &word[..keep] // already normalized: zero-copy
         } else if keep <= ASCII_BUF {
-            let buf = &mut self.ascii_buf[..keep];
-            for (d, &b) in buf.iter_mut().zip(word) {
-                *d = b.to_ascii_lowercase();
-            }
-            buf
+            ascii_lowercase_into(&mut self.ascii_buf, &word[..keep])
         } else {
             let w = &mut self.word.norm;
             w.clear();

@@ -246,4 +246,151 @@ pub trait PieceSink {
     fn line_end(&mut self, _at: u64) -> crate::Result<()> {
         Ok(())
     }
+
+    /// A batch of ASCII pieces found by the vector scanner. The default reports each through
+    /// [`PieceSink::piece`]; a sink may take the batch whole to overlap per-piece work (the
+    /// WordPiece encoder does: its vocabulary probes are memory-bound).
+    fn ascii_batch(&mut self, batch: &AsciiBatch<'_>) -> crate::Result<()> {
+        let mut buf = [0u8; ASCII_BUF];
+        for k in 0..batch.len() {
+            if batch.is_line_end(k) {
+                self.line_end(batch.abs + batch.starts[k] as u64)?;
+            } else {
+                self.piece(&batch.piece(k, &mut buf))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// ASCII pieces found by the vector scanner, in order: piece `k` is
+/// `text[starts[k]..ends[k]]`, a run of ASCII letters and digits or one ASCII punctuation
+/// character, at stream offset `abs + starts[k]` — or a line end, when it is a `\n`
+/// ([`AsciiBatch::is_line_end`]). Its normalized text is its ASCII lowercase
+/// when `lowercase` is set, else the bytes themselves; its alignment is the identity.
+pub struct AsciiBatch<'a> {
+    /// The bytes the spans index.
+    pub text: &'a [u8],
+    /// Stream offset of `text[0]`.
+    pub abs: u64,
+    /// Piece starts.
+    pub starts: &'a [u32],
+    /// Piece ends (exclusive).
+    pub ends: &'a [u32],
+    /// The normalized text is the ASCII lowercase of the bytes.
+    pub lowercase: bool,
+    /// Report raw bytes in each [`Piece`].
+    pub keep_raw: bool,
+    /// Most normalized characters reported per piece.
+    pub norm_cap: usize,
+}
+
+/// Normalized ASCII pieces up to this length are lowercased into a stack buffer.
+pub(crate) const ASCII_BUF: usize = 128;
+
+impl AsciiBatch<'_> {
+    /// Number of pieces.
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    /// True if entry `k` is the `\n` of a line end rather than a piece.
+    #[inline(always)]
+    pub fn is_line_end(&self, k: usize) -> bool {
+        self.text[self.starts[k] as usize] == b'\n'
+    }
+
+    /// Piece `k` as a [`Piece`], its normalized text built in `buf` when needed.
+    #[inline(always)]
+    pub fn piece<'b>(&'b self, k: usize, buf: &'b mut [u8; ASCII_BUF]) -> Piece<'b> {
+        let (s, e) = (self.starts[k] as usize, self.ends[k] as usize);
+        let word = &self.text[s..e];
+        let keep = word.len().min(self.norm_cap).min(ASCII_BUF);
+        let normalized: &[u8] = if keep == 0 {
+            &[]
+        } else if !self.lowercase {
+            &word[..keep]
+        } else {
+            ascii_lowercase_into(buf, &word[..keep])
+        };
+        Piece {
+            start: self.abs + s as u64,
+            end: self.abs + e as u64,
+            raw: if self.keep_raw { word } else { &[] },
+            normalized,
+            align: &[],
+            chars: word.len(),
+            kind: if word[0].is_ascii_punctuation() {
+                PieceKind::Punct
+            } else {
+                PieceKind::Word
+            },
+        }
+    }
+
+    /// Report every entry in order: pieces to `piece`, line ends to `line_end`.
+    pub fn for_each(
+        &self,
+        mut piece: impl FnMut(&Piece<'_>) -> crate::Result<()>,
+        mut line_end: impl FnMut(u64) -> crate::Result<()>,
+    ) -> crate::Result<()> {
+        let mut buf = [0u8; ASCII_BUF];
+        for k in 0..self.len() {
+            if self.is_line_end(k) {
+                line_end(self.abs + self.starts[k] as u64)?;
+            } else {
+                piece(&self.piece(k, &mut buf))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// ASCII-lowercase `src` into the front of `buf` (which is at least as long), eight bytes at
+/// a time: for each byte in `A..=Z` add 0x20 (SWAR; every byte must be ASCII).
+#[inline(always)]
+pub(crate) fn ascii_lowercase_into<'b>(buf: &'b mut [u8; ASCII_BUF], src: &[u8]) -> &'b [u8] {
+    let n = src.len();
+    let mut i = 0;
+    while i + 8 <= n {
+        let x = u64::from_le_bytes(src[i..i + 8].try_into().unwrap());
+        buf[i..i + 8].copy_from_slice(&ascii_lowercase_u64(x).to_le_bytes());
+        i += 8;
+    }
+    for k in i..n {
+        buf[k] = src[k].to_ascii_lowercase();
+    }
+    &buf[..n]
+}
+
+/// ASCII-lowercase the eight bytes of `x` (each byte must be ASCII).
+#[inline(always)]
+pub(crate) fn ascii_lowercase_u64(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // High bit of each byte set iff the byte is >= 'A' and <= 'Z' (no carries: bytes < 0x80).
+    let upper = (x + ONES * (0x80 - b'A' as u64)) & !(x + ONES * (0x80 - b'Z' as u64 - 1));
+    x | ((upper & (ONES * 0x80)) >> 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swar_lowercase_equals_the_std_one() {
+        let mut buf = [0u8; ASCII_BUF];
+        let all: Vec<u8> = (0u8..128).collect();
+        for start in 0..all.len() {
+            for len in 0..=(all.len() - start).min(40) {
+                let src = &all[start..start + len];
+                let got = ascii_lowercase_into(&mut buf, src).to_vec();
+                assert_eq!(got, src.to_ascii_lowercase(), "{src:?}");
+            }
+        }
+    }
 }

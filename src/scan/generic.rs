@@ -14,7 +14,7 @@ pub struct BlockMasks {
     pub punct: u64,
     /// Bytes the piece finder does not handle: non-ASCII bytes and control characters.
     pub special: u64,
-    /// `\n` (also in `ws`): the finder stops there so the caller can report the line end.
+    /// `\n` (also in `ws`): reported as a one-byte span so the caller can report line ends.
     pub newline: u64,
 }
 
@@ -85,12 +85,13 @@ pub(crate) unsafe fn ascii_pieces<C: Classify>(input: &[u8], out: &mut Spans) ->
     // A word that started in an earlier block and has not ended yet.
     let mut in_word = false;
     let mut word_start = 0usize;
-    // Bit 0 of the next block ends a punctuation piece at byte 63 of this one.
-    let mut punct_carry = 0u64;
+    // Bit 0 of the next block ends a one-byte span (punctuation or newline) at byte 63 of
+    // this one.
+    let mut single_carry = 0u64;
     let stop = loop {
         if ns + 64 > MAX_SPANS || pos >= n {
-            if punct_carry != 0 {
-                ends[ne] = pos as u32; // the end of punctuation at byte 63 of the last block
+            if single_carry != 0 {
+                ends[ne] = pos as u32; // the end of a one-byte span at byte 63 of the last block
                 ne += 1;
             }
             if in_word {
@@ -115,17 +116,19 @@ pub(crate) unsafe fn ascii_pieces<C: Classify>(input: &[u8], out: &mut Spans) ->
         let word_starts = word & !((word << 1) | carry);
         // Bit i: byte i is the first byte after a word.
         let word_ends = !word & ((word << 1) | carry);
-        let piece_ends = (word_ends & !m.special) | (m.punct << 1) | punct_carry;
-        // Stop at the first special byte or newline: pieces before it are complete, except a
-        // word that runs into a special byte (the caller must see what follows it).
-        let first_stop = (m.special | m.newline).trailing_zeros();
+        // One-byte spans: punctuation pieces, and newlines (line ends for the caller).
+        let single = m.punct | m.newline;
+        let piece_ends = (word_ends & !m.special) | (single << 1) | single_carry;
+        // Stop at the first special byte: pieces before it are complete, except a word that
+        // runs into it (the caller must see what follows it).
+        let first_stop = m.special.trailing_zeros();
         let (upto, through) = if first_stop == 64 {
             (!0u64, !0u64)
         } else {
             let below = (1u64 << first_stop) - 1;
             (below, below | (1u64 << first_stop))
         };
-        let mut piece_starts = (word_starts | m.punct) & upto;
+        let mut piece_starts = (word_starts | single) & upto;
         let touching = (word_ends & m.special & through) != 0;
         let base = pos as u32;
         if touching {
@@ -156,7 +159,7 @@ pub(crate) unsafe fn ascii_pieces<C: Classify>(input: &[u8], out: &mut Spans) ->
         } else {
             in_word = false;
         }
-        punct_carry = m.punct >> 63;
+        single_carry = single >> 63;
         pos += 64;
     };
     debug_assert_eq!(ns, ne, "every piece start has its end");

@@ -15,9 +15,9 @@
 //!     walk (starts | punct) with trailing_zeros:    // in order
 //!         punct bit  -> span [i, i+1)
 //!         start bit  -> span [i, next end bit) or the word continues in the next block
-//!     stop at the first special byte (non-ASCII, or a control character) or newline (the
-//!     caller reports line ends); a word that touches a special byte (or the end of the
-//!     input) is left to the caller, which knows what follows.
+//!     newlines are reported as one-byte spans too (the caller turns them into line ends);
+//!     stop at the first special byte (non-ASCII, or a control character); a word that
+//!     touches it (or the end of the input) is left to the caller, which knows what follows.
 //! ```
 //!
 //! `classify` is the only per-ISA code: a nibble-table lookup (simdjson's technique) gives
@@ -251,11 +251,11 @@ impl Scanner {
     }
 
     /// Find BERT pieces (ASCII words and single ASCII punctuation characters) at the start of
-    /// `input`, appending their spans to `out` (at most [`MAX_SPANS`] per call). Returns
-    /// the position where the caller must take over: the first `\n` or byte that is not
-    /// printable ASCII or whitespace, or the start of a word that touches such a byte (other
-    /// than `\n`) or the end of `input`, or a position between pieces where the span buffer
-    /// filled up. Every piece before that
+    /// `input`, appending their spans to `out` (at most [`MAX_SPANS`] per call); each `\n` is
+    /// reported as the one-byte span `[i, i+1)` so the caller can report line ends in order.
+    /// Returns the position where the caller must take over: the first byte that is neither
+    /// printable ASCII nor whitespace, or the start of a word that touches it or the end of
+    /// `input`, or a position between pieces where the span buffer filled up. Every piece before that
     /// position has been reported; at it, no piece is in progress.
     #[inline]
     pub fn ascii_pieces(&self, input: &[u8], out: &mut Spans) -> usize {

@@ -11,7 +11,10 @@ pub fn ascii_pieces(input: &[u8], out: &mut Spans) -> usize {
             return i;
         }
         match BYTE_CLASS[input[i] as usize] {
-            WS if input[i] == b'\n' => return i, // the caller reports the line end
+            WS if input[i] == b'\n' => {
+                out.push(i as u32, i as u32 + 1); // a line end for the caller
+                i += 1;
+            }
             WS => i += 1,
             PUNCT => {
                 out.push(i as u32, i as u32 + 1);

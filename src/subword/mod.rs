@@ -10,7 +10,7 @@ pub use vocab::Vocab;
 pub use wordpiece::{WordCache, WordPiece, WordPieceConfig};
 
 use crate::pipeline::{Token, TokenSink};
-use crate::rules::{BertConfig, BertSplitter, GptConfig, GptSplitter, Piece, Splitter};
+use crate::rules::{AsciiBatch, BertConfig, BertSplitter, GptConfig, GptSplitter, Piece, Splitter};
 use crate::stats::Stats;
 use wordpiece::SubToken;
 
@@ -61,6 +61,35 @@ impl Model {
                 split_long: true,
                 ..GptConfig::new(b.pattern())
             })),
+        }
+    }
+
+    /// Encode a batch of ASCII pieces from the vector scanner: same result as
+    /// [`Model::encode_piece`] on each.
+    #[inline]
+    pub fn encode_ascii_batch<T: TokenSink + ?Sized>(
+        &self,
+        batch: &AsciiBatch<'_>,
+        scratch: &mut EncodeScratch,
+        out: &mut T,
+        stats: &mut Stats,
+    ) -> crate::Result<()> {
+        match self {
+            Model::WordPiece(w) => {
+                w.encode_ascii_batch(batch, &mut scratch.words, &mut scratch.subs, out, stats)
+            }
+            #[allow(unreachable_patterns)]
+            _ => {
+                let mut buf = [0u8; crate::rules::ASCII_BUF];
+                for k in 0..batch.len() {
+                    if batch.is_line_end(k) {
+                        out.line_end()?;
+                    } else {
+                        self.encode_piece(&batch.piece(k, &mut buf), scratch, out, stats)?;
+                    }
+                }
+                Ok(())
+            }
         }
     }
 
