@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use super::jobs::{
     EncodeFormatted, EncodeTokens, Heads, LineState, SinkOut, SplitFormatted, WriteOut,
 };
-use super::parallel::{self, Settings};
+use super::parallel::{self, Job, Settings};
 use super::{DEFAULT_CHUNK_SIZE, Token};
 use crate::error::Error;
 use crate::output::{Format, PieceWriter, TokenWriter};
@@ -240,19 +240,42 @@ impl Pipeline {
     }
 
     /// Encode a text in memory. A text that fits in one chunk is encoded on the calling thread
-    /// (no threads are started), which suits many small documents.
+    /// (no threads are started). For many small documents, [`Pipeline::encoder`] also keeps the
+    /// scratch space and word cache from one document to the next.
     pub fn encode_bytes<S: Sink>(
         &self,
         model: &Model,
         input: &[u8],
         sink: S,
     ) -> Result<Stats, S::Error> {
-        if input.len() > self.config.chunk_size {
-            return self.encode(model, input, sink);
-        }
-        let template = model.splitter(self.config.strict_utf8);
+        self.encoder(model).encode_bytes(input, sink)
+    }
+
+    /// A reusable encoder for many texts in memory (documents): each one is encoded on the
+    /// calling thread when it fits in one chunk, by the workers otherwise.
+    ///
+    /// ```
+    /// use tokstream::pipeline::{PipelineBuilder, Token};
+    /// use tokstream::subword::{Model, WordPiece};
+    ///
+    /// let model = Model::WordPiece(WordPiece::bert_base_uncased());
+    /// let pipeline = PipelineBuilder::new().build()?;
+    /// let mut encoder = pipeline.encoder(&model);
+    /// for doc in ["First document.", "Second one."] {
+    ///     let mut tokens: Vec<Token> = Vec::new();
+    ///     encoder.encode_bytes(doc.as_bytes(), &mut tokens)?;
+    ///     assert_eq!(tokens.last().map(|t| t.id), Some(1012)); // "."
+    /// }
+    /// # Ok::<(), tokstream::Error>(())
+    /// ```
+    pub fn encoder<'m>(&self, model: &'m Model) -> Encoder<'m> {
         let job = EncodeTokens { model };
-        parallel::run_inline(input, &template, &job, &mut SinkOut(sink), &mut ())
+        Encoder {
+            pipeline: self.clone(),
+            template: model.splitter(self.config.strict_utf8),
+            local: job.local(),
+            job,
+        }
     }
 
     /// `tokstream encode`: token ids of `input` written to `out` in `format`, byte-identical to
@@ -300,5 +323,26 @@ impl Pipeline {
         let stats = parallel::run(self.settings(), input, &template, &job, &mut out, monitor)?;
         out.out.flush()?;
         Ok(stats)
+    }
+}
+
+/// Encodes texts in memory one after another with warm per-thread state; see
+/// [`Pipeline::encoder`].
+pub struct Encoder<'m> {
+    pipeline: Pipeline,
+    template: Splitter,
+    job: EncodeTokens<'m>,
+    local: <EncodeTokens<'m> as Job>::Local,
+}
+
+impl Encoder<'_> {
+    /// Encode `input` (offsets start at 0), delivering its tokens to `sink` in order.
+    pub fn encode_bytes<S: Sink>(&mut self, input: &[u8], sink: S) -> Result<Stats, S::Error> {
+        let job = &self.job;
+        if input.len() > self.pipeline.config.chunk_size {
+            return self.pipeline.encode(job.model, input, sink);
+        }
+        let out = &mut SinkOut(sink);
+        parallel::run_inline(input, &self.template, job, &mut self.local, out, &mut ())
     }
 }

@@ -215,15 +215,41 @@ pub(crate) struct EncodeFormatted<'m> {
     pub format: Format,
 }
 
-impl Job for EncodeFormatted<'_> {
-    type Body = Formatted;
-    type Local = ();
+/// A worker's encoder between chunks: model, scratch and word cache, output detached.
+type Parked<'m> = Option<EncodeSink<'m, Vec<Token>>>;
 
-    fn local(&self) {}
+/// Run `f` with the worker's encoder attached to `out`; returns `out` afterwards.
+fn with_encoder<'m, T: TokenSink, R>(
+    parked: &mut Parked<'m>,
+    out: T,
+    stats: &mut Stats,
+    f: impl FnOnce(&mut EncodeSink<'m, T>) -> R,
+) -> (R, T) {
+    let (mut sink, spare) = parked
+        .take()
+        .expect("parked after every chunk")
+        .with_out(out);
+    sink.stats = Stats::default();
+    let r = f(&mut sink);
+    stats.pieces += sink.stats.pieces;
+    stats.tokens += sink.stats.tokens;
+    stats.unk += sink.stats.unk;
+    let (back, out) = sink.with_out(spare);
+    *parked = Some(back);
+    (r, out)
+}
+
+impl<'m> Job for EncodeFormatted<'m> {
+    type Body = Formatted;
+    type Local = Parked<'m>;
+
+    fn local(&self) -> Parked<'m> {
+        Some(EncodeSink::new(self.model, Vec::new()))
+    }
 
     fn process(
         &self,
-        _: &mut (),
+        parked: &mut Parked<'m>,
         splitter: &mut Splitter,
         chunk: &[u8],
         last: bool,
@@ -238,14 +264,12 @@ impl Job for EncodeFormatted<'_> {
             inner: writer,
             track: &mut body.track,
         };
-        let mut sink = EncodeSink::new(self.model, tracked);
-        let r = feed(splitter, chunk, last, &mut sink);
-        stats.pieces += sink.stats.pieces;
-        stats.tokens += sink.stats.tokens;
-        stats.unk += sink.stats.unk;
+        let (r, tracked) = with_encoder(parked, tracked, stats, |sink| {
+            feed(splitter, chunk, last, sink)
+        });
         // Keep what was written before an error: the ordered side writes it, as the
         // sequential path would have.
-        body.bytes = sink.into_inner().inner.finish()?;
+        body.bytes = tracked.inner.finish()?;
         r
     }
 }
@@ -345,15 +369,17 @@ pub(crate) struct EncodeTokens<'m> {
     pub model: &'m Model,
 }
 
-impl Job for EncodeTokens<'_> {
+impl<'m> Job for EncodeTokens<'m> {
     type Body = TokenBatch;
-    type Local = ();
+    type Local = Parked<'m>;
 
-    fn local(&self) {}
+    fn local(&self) -> Parked<'m> {
+        Some(EncodeSink::new(self.model, Vec::new()))
+    }
 
     fn process(
         &self,
-        _: &mut (),
+        parked: &mut Parked<'m>,
         splitter: &mut Splitter,
         chunk: &[u8],
         last: bool,
@@ -362,11 +388,9 @@ impl Job for EncodeTokens<'_> {
     ) -> crate::Result<()> {
         body.tokens.clear();
         body.line_ends.clear();
-        let mut sink = EncodeSink::new(self.model, &mut *body);
-        let r = feed(splitter, chunk, last, &mut sink);
-        stats.pieces += sink.stats.pieces;
-        stats.tokens += sink.stats.tokens;
-        stats.unk += sink.stats.unk;
+        let (r, _) = with_encoder(parked, &mut *body, stats, |sink| {
+            feed(splitter, chunk, last, sink)
+        });
         r
     }
 }

@@ -19,7 +19,7 @@ pub mod repeat;
 use std::io::{Read, Write};
 use std::time::Instant;
 
-pub use builder::{FnSink, MAX_CHUNK_SIZE, Monitor, Pipeline, PipelineBuilder, Sink};
+pub use builder::{Encoder, FnSink, MAX_CHUNK_SIZE, Monitor, Pipeline, PipelineBuilder, Sink};
 pub use input::InputStream;
 pub use reader::ChunkReader;
 pub use repeat::Repeat;
@@ -157,6 +157,27 @@ impl<'m, T: TokenSink> EncodeSink<'m, T> {
     /// The token sink.
     pub fn into_inner(self) -> T {
         self.out
+    }
+}
+
+impl<'m, T> EncodeSink<'m, T> {
+    /// The same sink writing to `out`, and the old token sink: the scratch space and the
+    /// per-worker caches stay warm from chunk to chunk (the parallel workers keep one each).
+    /// `stats` are carried over; reset them as needed.
+    pub fn with_out<U>(self, out: U) -> (EncodeSink<'m, U>, T) {
+        let EncodeSink {
+            model,
+            scratch,
+            out: old,
+            stats,
+        } = self;
+        let sink = EncodeSink {
+            model,
+            scratch,
+            out,
+            stats,
+        };
+        (sink, old)
     }
 }
 

@@ -437,6 +437,7 @@ pub(crate) fn run_inline<J: Job, D: Deliver<J::Body>>(
     input: &[u8],
     template: &Splitter,
     job: &J,
+    local: &mut J::Local,
     out: &mut D,
     monitor: &mut dyn Monitor,
 ) -> Result<Stats, D::Error> {
@@ -448,15 +449,7 @@ pub(crate) fn run_inline<J: Job, D: Deliver<J::Body>>(
         ..Stats::default()
     };
     let mut body = J::Body::default();
-    let mut local = job.local();
-    let r = job.process(
-        &mut local,
-        &mut splitter,
-        input,
-        true,
-        &mut body,
-        &mut stats,
-    );
+    let r = job.process(local, &mut splitter, input, true, &mut body, &mut stats);
     (stats.replaced, stats.first_replaced) = splitter.replaced();
     stats.seconds = t0.elapsed().as_secs_f64();
     let go_on = out.batch(&mut body)?;
