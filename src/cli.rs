@@ -28,6 +28,8 @@ Examples:
   tokstream encode --model path/to/tokenizer.json --format jsonl doc.txt
   tokstream split --rules bert-cased a.txt b.txt       pieces of two files read as one stream
   tokstream encode --format none --stats big.txt       count only, with a throughput summary
+  tokstream encode -j 2 --progress --format u32 -o ids.bin big.txt   2 workers, live progress
+  tokstream bench --size 10GiB -j 2 corpus.txt         sustained tokens/s on a repeated corpus
 
 Exit status: 0 on success (also when the output pipe closes early), 1 on a runtime error
 (unreadable file, bad model, invalid UTF-8 with --strict), 2 on a usage error.";

@@ -357,10 +357,9 @@ impl fmt::Display for Summary {
     }
 }
 
-/// The SIMD level of the scanner. Every path is scalar today; the scanner rewrite reports its
-/// dispatched implementation here.
+/// The SIMD level the scanner dispatched to on this CPU (`TOKSTREAM_SIMD` can force one).
 pub fn simd_level() -> &'static str {
-    "scalar"
+    crate::scan::Scanner::detect().level().name()
 }
 
 /// User + system CPU seconds of this process (all threads), from `/proc/self/stat` (Linux;
