@@ -134,6 +134,8 @@ pub struct BertSplitter {
     scanner: Scanner,
     spans: Spans,
     ascii_buf: [u8; ASCII_BUF],
+    /// What to do with each BMP character under this configuration.
+    bmp: &'static [u8; 0x1_0000],
 }
 
 impl BertSplitter {
@@ -153,6 +155,7 @@ impl BertSplitter {
             scanner: Scanner::detect(),
             spans: Spans::default(),
             ascii_buf: [0; ASCII_BUF],
+            bmp: bmp_classes(&cfg),
         }
     }
 
@@ -255,7 +258,7 @@ impl BertSplitter {
                         } else {
                             b
                         };
-                        self.push_char(c as char, at, at + 1);
+                        self.push_char(c as char, at, at + 1, true);
                     }
                     WORD => {
                         let c = if self.cfg.lowercase {
@@ -263,7 +266,7 @@ impl BertSplitter {
                         } else {
                             b
                         };
-                        self.push_char(c as char, at, at + 1);
+                        self.push_char(c as char, at, at + 1, true);
                     }
                     WS if b == b'\n' => {
                         self.close_word(&ctx, sink)?;
@@ -280,7 +283,36 @@ impl BertSplitter {
             }
             match decode(&chunk[i..]) {
                 Decoded::Char(c, n) => {
-                    self.on_char(c, at, at + n as u64, &ctx, sink)?;
+                    let end = at + n as u64;
+                    // One table lookup decides most BMP characters (see `BmpClass`).
+                    // (The reference level keeps to the per-character path: it is the oracle.)
+                    let fast = (c as u32) < 0x1_0000 && self.scanner.has_piece_finder();
+                    let class = if fast { self.bmp[c as usize] } else { SLOW };
+                    match class {
+                        DELETED => {}
+                        SPACE => self.close_word(&ctx, sink)?,
+                        WORD_SAME => self.push_char(c, at, end, true),
+                        CJK_SAME | PUNCT_SAME => {
+                            // CJK or punctuation that normalizes to itself: its own piece, zero-copy.
+                            self.close_word(&ctx, sink)?;
+                            let bytes = &chunk[i..i + n];
+                            let kind = if class == CJK_SAME {
+                                PieceKind::Cjk
+                            } else {
+                                PieceKind::Punct
+                            };
+                            sink.piece(&Piece {
+                                start: at,
+                                end,
+                                raw: if self.cfg.keep_raw { bytes } else { &[] },
+                                normalized: if self.cfg.norm_cap > 0 { bytes } else { &[] },
+                                align: &[],
+                                chars: 1,
+                                kind,
+                            })?;
+                        }
+                        _ => self.on_char(c, at, end, &ctx, sink)?,
+                    }
                     i += n;
                 }
                 Decoded::Invalid(n) => {
@@ -373,6 +405,7 @@ impl BertSplitter {
             self.close_word(ctx, sink)?;
         }
         self.normalize(c);
+        let one_to_one = self.normalized_chars.len() == 1;
         for k in 0..self.normalized_chars.len() {
             let n = self.normalized_chars[k];
             if is_bert_punct(n) {
@@ -380,7 +413,7 @@ impl BertSplitter {
             } else if n.is_whitespace() {
                 self.close_word(ctx, sink)?;
             } else {
-                self.push_char(n, cs, ce);
+                self.push_char(n, cs, ce, one_to_one);
             }
         }
         if cjk {
@@ -480,7 +513,7 @@ impl BertSplitter {
 
     /// Append a normalized word character produced by the original character `[cs, ce)`.
     #[inline]
-    fn push_char(&mut self, n: char, cs: u64, ce: u64) {
+    fn push_char(&mut self, n: char, cs: u64, ce: u64, one_to_one: bool) {
         let w = &mut self.word;
         if !w.active {
             w.active = true;
@@ -496,12 +529,20 @@ impl BertSplitter {
         w.chars += 1;
         if w.chars <= self.cfg.norm_cap {
             let len = n.len_utf8();
-            if w.identity && !(len == 1 && ce == cs + 1 && cs == w.start + w.norm.len() as u64) {
-                // The first character that is not 1:1 with the original: spell out the
-                // alignment of what came before.
+            // Identity alignment holds while every original character became exactly one
+            // normalized character of the same length, with nothing deleted in between: then
+            // normalized and original character boundaries coincide byte for byte.
+            let same = one_to_one && ce - cs == len as u64 && cs == w.start + w.norm.len() as u64;
+            if w.identity && !same {
+                // Spell out the alignment of what came before: each byte maps to its character.
                 w.identity = false;
-                w.align
-                    .extend((0..w.norm.len() as u64).map(|i| (w.start + i, w.start + i + 1)));
+                let mut o = 0;
+                while o < w.norm.len() {
+                    let l = utf8_len(w.norm[o]);
+                    let (a, b) = (w.start + o as u64, w.start + (o + l) as u64);
+                    w.align.extend(std::iter::repeat_n((a, b), l));
+                    o += l;
+                }
             }
             let mut buf = [0u8; 4];
             w.norm.extend_from_slice(n.encode_utf8(&mut buf).as_bytes());
@@ -522,7 +563,7 @@ impl BertSplitter {
         sink: &mut S,
     ) -> crate::Result<()> {
         self.close_word(ctx, sink)?;
-        self.push_char(n, cs, ce);
+        self.push_char(n, cs, ce, true);
         self.word.kind = Some(kind);
         self.close_word(ctx, sink)
     }
@@ -550,6 +591,7 @@ impl BertSplitter {
         (held, in_chunk)
     }
 
+    #[inline(always)]
     fn close_word<S: PieceSink + ?Sized>(
         &mut self,
         ctx: &Ctx<'_>,
@@ -558,6 +600,16 @@ impl BertSplitter {
         if !self.word.active {
             return Ok(());
         }
+        self.emit_word(ctx, sink)
+    }
+
+    /// Report the word in progress as a piece.
+    #[inline(never)]
+    fn emit_word<S: PieceSink + ?Sized>(
+        &mut self,
+        ctx: &Ctx<'_>,
+        sink: &mut S,
+    ) -> crate::Result<()> {
         self.word.active = false;
         let w = &self.word;
         let (held, raw) = self.raw_range(ctx, w.raw_sent, w.last_end);
@@ -621,6 +673,81 @@ impl BertSplitter {
         }
         self.held_start = keep_from;
         Ok(())
+    }
+}
+
+// Classes of BMP characters, decided once per normalizer setting (see `bmp_classes`).
+/// Needs the full per-character path (`on_char`).
+const SLOW: u8 = 0;
+/// Deleted by clean_text.
+const DELETED: u8 = 1;
+/// Whitespace: ends a word.
+const SPACE: u8 = 2;
+/// A word character that normalizes to itself.
+const WORD_SAME: u8 = 3;
+/// A CJK ideograph that normalizes to itself: a piece of its own.
+const CJK_SAME: u8 = 4;
+/// A punctuation character that normalizes to itself: a piece of its own.
+const PUNCT_SAME: u8 = 5;
+
+/// The class of every BMP character under the normalizer settings of `cfg`, computed with the
+/// per-character reference logic (`on_char` does the same steps) the first time a setting is
+/// used (a few milliseconds) and shared by every engine after that.
+fn bmp_classes(cfg: &BertConfig) -> &'static [u8; 0x1_0000] {
+    use std::sync::OnceLock;
+    static TABLES: [OnceLock<Box<[u8; 0x1_0000]>>; 16] = [const { OnceLock::new() }; 16];
+    let key = cfg.clean_text as usize
+        | (cfg.handle_chinese_chars as usize) << 1
+        | (cfg.strip_accents as usize) << 2
+        | (cfg.lowercase as usize) << 3;
+    TABLES[key].get_or_init(|| {
+        let mut t = Box::new([SLOW; 0x1_0000]);
+        let mut norm = Vec::new();
+        for cp in 0x80..0x1_0000u32 {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            t[cp as usize] = if cfg.clean_text && (c == '\u{FFFD}' || is_bert_control(c)) {
+                DELETED
+            } else if is_whitespace(c) {
+                SPACE
+            } else {
+                norm.clear();
+                let mut push = |d: char| {
+                    if cfg.lowercase {
+                        norm.extend(d.to_lowercase());
+                    } else {
+                        norm.push(d);
+                    }
+                };
+                if cfg.strip_accents {
+                    strip_accents(c, push);
+                } else {
+                    push(c);
+                }
+                if norm[..] != [c] {
+                    SLOW
+                } else if cfg.handle_chinese_chars && is_bert_chinese(c) {
+                    CJK_SAME
+                } else if is_bert_punct(c) {
+                    PUNCT_SAME
+                } else {
+                    WORD_SAME
+                }
+            };
+        }
+        t
+    })
+}
+
+/// Length of the UTF-8 sequence that starts with `lead` (a valid lead byte).
+#[inline]
+fn utf8_len(lead: u8) -> usize {
+    match lead {
+        0..0x80 => 1,
+        0xC0..0xE0 => 2,
+        0xE0..0xF0 => 3,
+        _ => 4,
     }
 }
 

@@ -14,12 +14,32 @@ pub enum Decoded {
 }
 
 /// Decode the character at the start of `b` (which must not be empty).
-#[inline]
+#[inline(always)]
 pub fn decode(b: &[u8]) -> Decoded {
     let b0 = b[0];
     if b0 < 0x80 {
         return Decoded::Char(b0 as char, 1);
     }
+    // Fast paths for well-formed 2- and 3-byte sequences (all of CJK is 3 bytes).
+    if b.len() >= 3 && b0 & 0xF0 == 0xE0 && b[1] & 0xC0 == 0x80 && b[2] & 0xC0 == 0x80 {
+        let cp = (b0 as u32 & 0x0F) << 12 | (b[1] as u32 & 0x3F) << 6 | (b[2] as u32 & 0x3F);
+        // Not overlong, not a surrogate.
+        if cp >= 0x800
+            && let Some(c) = char::from_u32(cp)
+        {
+            return Decoded::Char(c, 3);
+        }
+    } else if b.len() >= 2 && (0xC2..=0xDF).contains(&b0) && b[1] & 0xC0 == 0x80 {
+        let cp = (b0 as u32 & 0x1F) << 6 | (b[1] as u32 & 0x3F);
+        return Decoded::Char(char::from_u32(cp).unwrap_or('\u{FFFD}'), 2);
+    }
+    decode_general(b)
+}
+
+/// The general case of [`decode`]: 4-byte sequences, errors and incomplete input.
+#[inline(never)]
+fn decode_general(b: &[u8]) -> Decoded {
+    let b0 = b[0];
     // Expected length and the valid range of the second byte (Table 3-7 of the standard).
     let (len, lo, hi) = match b0 {
         0xC2..=0xDF => (2, 0x80, 0xBF),
