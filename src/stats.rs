@@ -178,10 +178,9 @@ impl Reporter {
             "tok"
         };
         let mut line = format!(
-            "{}  {:.1} MB/s  {}/s {}  (last 1 s), {} overall",
+            "{}  {:.1} MB/s  {} {unit}/s (last 1 s), {} overall",
             human_bytes(s.bytes),
             s.bytes as f64 / 1e6 / secs,
-            unit,
             human_count(last_sec),
             human_count(rate)
         );
