@@ -54,6 +54,12 @@ impl PieceSink for Encode<'_> {
         self.model
             .encode_piece(p, &mut self.scratch, &mut self.out, &mut self.stats)
     }
+
+    #[inline]
+    fn ascii_batch(&mut self, batch: &tokstream::rules::AsciiBatch<'_>) -> tokstream::Result<()> {
+        self.model
+            .encode_ascii_batch(batch, &mut self.scratch, &mut self.out, &mut self.stats)
+    }
 }
 
 fn split_count(text: &[u8], scanner: Scanner) -> u64 {

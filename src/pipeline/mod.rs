@@ -191,6 +191,12 @@ impl<T: TokenSink> PieceSink for EncodeSink<'_, T> {
     fn line_end(&mut self, _at: u64) -> crate::Result<()> {
         self.out.line_end()
     }
+
+    #[inline]
+    fn ascii_batch(&mut self, batch: &crate::rules::AsciiBatch<'_>) -> crate::Result<()> {
+        self.model
+            .encode_ascii_batch(batch, &mut self.scratch, &mut self.out, &mut self.stats)
+    }
 }
 
 /// `tokstream encode`: token ids of `input` under `model`, into `out`.
