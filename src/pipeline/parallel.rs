@@ -50,7 +50,8 @@ pub(crate) trait Job: Sync {
     fn local(&self) -> Self::Local;
 
     /// Feed `chunk` through `splitter` into `body` (cleared first), counting pieces and tokens
-    /// into `stats`; for the last chunk of the stream, also `finish` the splitter.
+    /// into `stats`; with `finish` (the last chunk, or any chunk that ends at a safe cut),
+    /// also `finish` the splitter.
     fn process(
         &self,
         local: &mut Self::Local,
@@ -361,6 +362,9 @@ fn worker<J: Job>(
     stop: &AtomicBool,
 ) {
     let mut local = job.local();
+    // This worker's engine between chunks (reset, not rebuilt: it keeps its buffers). Gone
+    // while handed on to the next chunk's worker after a forced cut.
+    let mut spare: Option<Splitter> = None;
     while let Ok(chunk) = work_rx.recv() {
         if stop.load(Ordering::Relaxed) {
             return;
@@ -385,7 +389,13 @@ fn worker<J: Job>(
                         "the previous chunk failed; this one cannot continue",
                     ))
                 })?,
-                None => template.fresh_at(abs_offset),
+                None => {
+                    let mut s = spare
+                        .take()
+                        .unwrap_or_else(|| template.fresh_at(abs_offset));
+                    s.reset_at(abs_offset);
+                    s
+                }
             };
             if settings.panic_at_chunk == Some(seq) {
                 panic!("injected worker panic at chunk {seq} (test hook)");
@@ -393,7 +403,18 @@ fn worker<J: Job>(
             let (replaced_before, _) = splitter.replaced();
             stats.bytes = len as u64;
             stats.lines = memchr::memchr_iter(b'\n', data).count() as u64;
-            let r = job.process(&mut local, &mut splitter, data, last, &mut body, &mut stats);
+            // A chunk that ends at a safe cut is finished here: the next one starts a fresh
+            // engine, and a rule set may still hold its last piece (the GPT rules wait for one
+            // more character). Only a forced cut hands the engine on unfinished.
+            let finish = last || handoff_out.is_none();
+            let r = job.process(
+                &mut local,
+                &mut splitter,
+                data,
+                finish,
+                &mut body,
+                &mut stats,
+            );
             let (replaced, first) = splitter.replaced();
             stats.replaced = replaced - replaced_before;
             if stats.replaced > 0 {
@@ -403,6 +424,8 @@ fn worker<J: Job>(
             if let Some(tx) = handoff_out {
                 // Capacity 1 and one send: never blocks. The receiver may be gone (stop).
                 let _ = tx.send(splitter);
+            } else {
+                spare = Some(splitter);
             }
             Ok(())
         }));

@@ -341,6 +341,18 @@ impl BertSplitter {
         }
     }
 
+    /// Make this engine what [`BertSplitter::fresh_at`] would return, keeping its buffers.
+    pub fn reset_at(&mut self, pos: u64) {
+        self.pos = pos;
+        self.utf8_tail_len = 0;
+        self.word.active = false;
+        self.held.clear();
+        self.held_start = pos;
+        self.replaced = 0;
+        self.first_replaced = None;
+        self.spans.clear();
+    }
+
     /// A fresh engine with the same settings and scanner, whose first byte is at `pos`.
     pub fn fresh_at(&self, pos: u64) -> Self {
         BertSplitter {

@@ -55,6 +55,14 @@ impl Splitter {
         }
     }
 
+    /// Make this engine what [`Splitter::fresh_at`] would return, keeping its buffers.
+    pub fn reset_at(&mut self, pos: u64) {
+        match self {
+            Splitter::Bert(b) => b.reset_at(pos),
+            other => *other = other.fresh_at(pos),
+        }
+    }
+
     /// The end of the last safe cut in `buf`: a position where this rule set's pieces cannot
     /// depend on what follows, so an engine started there fresh gives the same output.
     /// `None` if there is none (the caller then cuts anywhere and hands the engine on).
