@@ -248,7 +248,23 @@ pub fn load_model(name: &str) -> crate::Result<Model> {
 
 /// Run the command line; returns the process exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    // `--version` also names the scanner level this CPU uses (TOKSTREAM_SIMD can force one).
+    let version = format!(
+        "{} (SIMD: {}; available: {})",
+        env!("CARGO_PKG_VERSION"),
+        crate::scan::implementation(),
+        crate::scan::Level::available()
+            .iter()
+            .map(|l| l.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    // clap keeps a &'static str; one small leak per process.
+    let command = <Cli as clap::CommandFactory>::command().version(&*version.leak());
+    let parsed = command
+        .try_get_matches()
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };

@@ -394,3 +394,27 @@ fn a_gigabyte_without_whitespace_runs_in_bounded_memory() {
         );
     }
 }
+
+#[test]
+fn version_names_the_simd_level_and_tokstream_simd_forces_one() {
+    let out = bin().arg("--version").output().unwrap();
+    let v = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success() && v.contains("SIMD: "), "{v}");
+    let out = bin()
+        .arg("--version")
+        .env("TOKSTREAM_SIMD", "scalar")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("SIMD: scalar"));
+    // A forced level gives the same ids as the detected one.
+    let forced = bin()
+        .args(["encode", &data("hard_cases")])
+        .env("TOKSTREAM_SIMD", "reference")
+        .output()
+        .unwrap();
+    let detected = bin()
+        .args(["encode", &data("hard_cases")])
+        .output()
+        .unwrap();
+    assert!(forced.status.success() && forced.stdout == detected.stdout);
+}
