@@ -506,21 +506,7 @@ impl BertSplitter {
 
     /// Fill `normalized_chars` with strip_accents + lowercase of `c`, as the config says.
     fn normalize(&mut self, c: char) {
-        let out = &mut self.normalized_chars;
-        out.clear();
-        let lower = self.cfg.lowercase;
-        let mut push = |d: char| {
-            if lower {
-                out.extend(d.to_lowercase());
-            } else {
-                out.push(d);
-            }
-        };
-        if self.cfg.strip_accents {
-            strip_accents(c, push);
-        } else {
-            push(c);
-        }
+        normalize_char(&self.cfg, c, &mut self.normalized_chars);
     }
 
     /// Append a normalized word character produced by the original character `[cs, ce)`.
@@ -688,6 +674,24 @@ impl BertSplitter {
     }
 }
 
+/// The normalized characters of `c` (strip accents, then lowercase, as `cfg` says) into `out`:
+/// the one definition both the per-character path and the BMP table use.
+fn normalize_char(cfg: &BertConfig, c: char, out: &mut Vec<char>) {
+    out.clear();
+    let mut push = |d: char| {
+        if cfg.lowercase {
+            out.extend(d.to_lowercase());
+        } else {
+            out.push(d);
+        }
+    };
+    if cfg.strip_accents {
+        strip_accents(c, push);
+    } else {
+        push(c);
+    }
+}
+
 // Classes of BMP characters, decided once per normalizer setting (see `bmp_classes`).
 /// Needs the full per-character path (`on_char`).
 const SLOW: u8 = 0;
@@ -724,19 +728,7 @@ fn bmp_classes(cfg: &BertConfig) -> &'static [u8; 0x1_0000] {
             } else if is_whitespace(c) {
                 SPACE
             } else {
-                norm.clear();
-                let mut push = |d: char| {
-                    if cfg.lowercase {
-                        norm.extend(d.to_lowercase());
-                    } else {
-                        norm.push(d);
-                    }
-                };
-                if cfg.strip_accents {
-                    strip_accents(c, push);
-                } else {
-                    push(c);
-                }
+                normalize_char(cfg, c, &mut norm);
                 if norm[..] != [c] {
                     SLOW
                 } else if cfg.handle_chinese_chars && is_bert_chinese(c) {
