@@ -4,7 +4,7 @@
 //! # Matching
 //!
 //! Each pattern is a list of alternatives taken leftmost-first with backtracking semantics. The
-//! matchers below ([`gpt2`], [`cl100k`], [`o200k`]) decide, at the start of the remaining text,
+//! matchers below (`gpt2`, `cl100k`, `o200k`) decide, at the start of the remaining text,
 //! which alternative wins and where it ends, by looking at character classes only: `\p{L}`,
 //! `\p{N}`, `\s` (White_Space), o200k's upper/lower classes, from the tables generated from the
 //! regex-syntax version inside tiktoken ([`crate::unicode::gpt_tables`]). ASCII takes a table
@@ -15,7 +15,7 @@
 //!
 //! # Streaming
 //!
-//! A matcher reads the text through [`Text`], which answers "need more input" when it is asked
+//! A matcher reads the text through `Text`, which answers "need more input" when it is asked
 //! for a character beyond the bytes available before the end of the stream. The engine then
 //! keeps the unfinished piece (and only it) and tries again when more input has come in, so a
 //! piece is only reported once its end no longer depends on what follows: the output is the
@@ -29,7 +29,7 @@
 //! A piece longer than [`GptConfig::max_piece`] bytes is cut at deterministic positions: the
 //! first character boundary at or after `start + k * max_piece` (k = 1, 2, ...) where a fresh
 //! match gives exactly the rest of the piece (checked on a window of characters around the cut,
-//! see [`GptSplitter::valid_cut`]; inside long homogeneous runs of letters, digits, symbols or
+//! see `GptSplitter::valid_cut`; inside long homogeneous runs of letters, digits, symbols or
 //! whitespace this holds). With [`GptConfig::split_long`] (what `encode` uses) each part is
 //! reported as a piece of its own, so BPE never sees more than about `max_piece` bytes; `split`
 //! reports the leading parts as [`PieceSink::raw_fragment`]s of one piece. The cut positions
