@@ -5,3 +5,4 @@ mod gpt;
 mod levels;
 mod pipeline;
 mod streaming;
+mod wordpiece;
