@@ -32,7 +32,7 @@ fn vocab() -> &'static (HashMap<String, u32>, Vec<String>) {
 /// HF `WordPiece::tokenize`, transcribed: greedy longest match from the left, `##` for
 /// non-initial pieces, the whole word `[UNK]` when a position has no match or the word has
 /// more than 100 characters. Returns (id, start, end) in bytes of `word`.
-fn hf_reference(word: &str) -> Vec<(u32, usize, usize)> {
+fn hf_reference(word: &str) -> Split {
     let (vocab, _) = vocab();
     if word.chars().count() > 100 {
         return vec![(100, 0, word.len())];
@@ -64,7 +64,11 @@ fn hf_reference(word: &str) -> Vec<(u32, usize, usize)> {
     out
 }
 
-fn ours(word: &str, cache: &mut WordCache) -> (Vec<(u32, usize, usize)>, Vec<(u32, usize, usize)>) {
+/// Tokens as (id, start, end) in bytes of the word.
+type Split = Vec<(u32, usize, usize)>;
+
+/// Our matcher, plain and through the cache.
+fn ours(word: &str, cache: &mut WordCache) -> (Split, Split) {
     let flat = |v: &[SubToken]| v.iter().map(|t| (t.id, t.start, t.end)).collect::<Vec<_>>();
     let mut plain = Vec::new();
     model().encode_word(word.as_bytes(), word.chars().count(), &mut plain);
