@@ -481,7 +481,7 @@ impl BertSplitter {
         } else if !self.cfg.lowercase {
             &word[..keep] // already normalized: zero-copy
         } else if keep <= ASCII_BUF {
-            ascii_lowercase_into(&mut self.ascii_buf, &word[..keep])
+            ascii_lowercase_into(&mut self.ascii_buf[..], &word[..keep])
         } else {
             let w = &mut self.word.norm;
             w.clear();

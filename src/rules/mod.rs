@@ -259,7 +259,7 @@ pub trait PieceSink {
     /// [`PieceSink::piece`]; a sink may take the batch whole to overlap per-piece work (the
     /// WordPiece encoder does: its vocabulary probes are memory-bound).
     fn ascii_batch(&mut self, batch: &AsciiBatch<'_>) -> crate::Result<()> {
-        let mut buf = [0u8; ASCII_BUF];
+        let mut buf = Vec::with_capacity(ASCII_BUF);
         for k in 0..batch.len() {
             if batch.is_line_end(k) {
                 self.line_end(batch.abs + batch.starts[k] as u64)?;
@@ -315,15 +315,18 @@ impl AsciiBatch<'_> {
 
     /// Piece `k` as a [`Piece`], its normalized text built in `buf` when needed.
     #[inline(always)]
-    pub fn piece<'b>(&'b self, k: usize, buf: &'b mut [u8; ASCII_BUF]) -> Piece<'b> {
+    pub fn piece<'b>(&'b self, k: usize, buf: &'b mut Vec<u8>) -> Piece<'b> {
         let (s, e) = (self.starts[k] as usize, self.ends[k] as usize);
         let word = &self.text[s..e];
-        let keep = word.len().min(self.norm_cap).min(ASCII_BUF);
+        let keep = word.len().min(self.norm_cap);
         let normalized: &[u8] = if keep == 0 {
             &[]
         } else if !self.lowercase {
             &word[..keep]
         } else {
+            if buf.len() < keep {
+                buf.resize(keep, 0);
+            }
             ascii_lowercase_into(buf, &word[..keep])
         };
         Piece {
@@ -347,7 +350,7 @@ impl AsciiBatch<'_> {
         mut piece: impl FnMut(&Piece<'_>) -> crate::Result<()>,
         mut line_end: impl FnMut(u64) -> crate::Result<()>,
     ) -> crate::Result<()> {
-        let mut buf = [0u8; ASCII_BUF];
+        let mut buf = Vec::with_capacity(ASCII_BUF);
         for k in 0..self.len() {
             if self.is_line_end(k) {
                 line_end(self.abs + self.starts[k] as u64)?;
@@ -362,7 +365,7 @@ impl AsciiBatch<'_> {
 /// ASCII-lowercase `src` into the front of `buf` (which is at least as long), eight bytes at
 /// a time: for each byte in `A..=Z` add 0x20 (SWAR; every byte must be ASCII).
 #[inline(always)]
-pub(crate) fn ascii_lowercase_into<'b>(buf: &'b mut [u8; ASCII_BUF], src: &[u8]) -> &'b [u8] {
+pub(crate) fn ascii_lowercase_into<'b>(buf: &'b mut [u8], src: &[u8]) -> &'b [u8] {
     let n = src.len();
     let mut i = 0;
     while i + 8 <= n {
@@ -391,7 +394,7 @@ mod tests {
 
     #[test]
     fn swar_lowercase_equals_the_std_one() {
-        let mut buf = [0u8; ASCII_BUF];
+        let mut buf = [0u8; 256];
         let all: Vec<u8> = (0u8..128).collect();
         for start in 0..all.len() {
             for len in 0..=(all.len() - start).min(40) {

@@ -80,7 +80,7 @@ impl Model {
             }
             #[allow(unreachable_patterns)]
             _ => {
-                let mut buf = [0u8; crate::rules::ASCII_BUF];
+                let mut buf = Vec::with_capacity(crate::rules::ASCII_BUF);
                 for k in 0..batch.len() {
                     if batch.is_line_end(k) {
                         out.line_end()?;

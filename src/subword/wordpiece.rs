@@ -461,7 +461,7 @@ impl WordPiece {
     ) -> crate::Result<()> {
         let n = batch.len();
         let limit = INLINE.min(self.cfg.max_input_chars_per_word);
-        let mut buf = [0u8; ASCII_BUF];
+        let mut buf = Vec::with_capacity(ASCII_BUF);
         let mut keys = [Packed::new(&[]); PROBE_GROUP];
         let mut g0 = 0;
         while g0 < n {

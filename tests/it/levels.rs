@@ -156,3 +156,41 @@ proptest! {
         }
     }
 }
+
+/// Fuzz finding F1 (docs/fuzzing.md): the ASCII fast path reported at most 128 normalized
+/// bytes of a word whatever `norm_cap` said. The normalized text must equal the reference's
+/// for every cap.
+#[test]
+fn normalized_text_respects_norm_cap_on_every_level() {
+    use tokstream::rules::{BertConfig, BertSplitter, Piece, PieceSink};
+    struct Norms(Vec<(u64, u64, Vec<u8>, usize)>);
+    impl PieceSink for Norms {
+        fn piece(&mut self, p: &Piece<'_>) -> tokstream::Result<()> {
+            self.0
+                .push((p.start, p.end, p.normalized.to_vec(), p.chars));
+            Ok(())
+        }
+    }
+    let mut input = b"Short WORDS, then ".to_vec();
+    for n in [127, 128, 129, 200, 300] {
+        input.extend(b"Ab".repeat(n).iter().take(n));
+        input.extend_from_slice(b" x.\n");
+    }
+    for cap in [0, 5, 100, 128, 129, 1000] {
+        let run = |s: Scanner| {
+            let cfg = BertConfig {
+                norm_cap: cap,
+                ..BertConfig::uncased()
+            };
+            let mut rules = BertSplitter::with_scanner(cfg, s);
+            let mut out = Norms(Vec::new());
+            rules.feed(&input, &mut out).unwrap();
+            rules.finish(&mut out).unwrap();
+            out.0
+        };
+        let want = run(reference().unwrap());
+        for s in levels() {
+            assert!(run(s) == want, "level {} norm_cap {cap}", s.level());
+        }
+    }
+}
