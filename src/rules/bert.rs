@@ -12,6 +12,12 @@
 //! its last one. Deleted characters (controls, U+FFFD, stripped marks) at the edges of a word
 //! are therefore outside its span, and inside it they are part of the raw bytes.
 //!
+//! The per-character path (`on_char`) is the reference. Two fast paths give the same output
+//! and are tested against it on every scanner level: runs of printable ASCII go through the
+//! vectorized piece finder (`crate::scan`) and reach the sink as one [`AsciiBatch`]; BMP
+//! characters are classified by one lookup in a per-setting table (`bmp_classes`) built from
+//! the same normalization steps. [`crate::scan::Level::Reference`] turns both off.
+//!
 //! The engine is a resumable state machine: chunks may be cut anywhere, even inside a UTF-8
 //! character or a word, and the output is the same. Memory is bounded: a word keeps at most
 //! [`BertConfig::norm_cap`] normalized characters (WordPiece needs no more: a longer word is
