@@ -36,7 +36,7 @@ fn full_events(text: &[u8], parts: &[&[u8]], cfg: BertConfig, s: Scanner) -> Vec
         parts,
         &mut c,
     );
-    mask_f1_events(c.events)
+    c.events
 }
 
 fn tokens(parts: &[&[u8]], s: Scanner) -> (Vec<TokEv>, u64, u64) {
