@@ -158,8 +158,9 @@ struct SplitArgs {
 
 #[derive(Args, Debug)]
 struct EncodeArgs {
-    /// Model: a built-in name (bert-base-uncased) or a path to a WordPiece vocab.txt or a
-    /// Hugging Face tokenizer.json.
+    /// Model: a built-in name (bert-base-uncased, gpt2, r50k_base, cl100k_base, o200k_base)
+    /// or a path to a WordPiece vocab.txt, a .tiktoken file, a GPT-2 encoder.json, or a
+    /// Hugging Face tokenizer.json (WordPiece or byte-level BPE).
     #[arg(
         long,
         short,
@@ -179,8 +180,8 @@ struct EncodeArgs {
 
 #[derive(Args, Debug)]
 struct DecodeArgs {
-    /// Model: gpt2, r50k_base, cl100k_base, o200k_base, or a path to a .tiktoken file or a
-    /// GPT-2 encoder.json.
+    /// Model: gpt2, r50k_base, cl100k_base, o200k_base, or a path to a .tiktoken file, a
+    /// GPT-2 encoder.json or a byte-level BPE tokenizer.json.
     #[arg(long, short, value_name = "NAME|PATH", default_value = "cl100k_base")]
     model: String,
     /// Input format: text (decimal ids separated by whitespace), jsonl (encode's jsonl), u32 or
@@ -242,6 +243,13 @@ pub fn load_model(name: &str) -> crate::Result<Model> {
     }
     if file.ends_with("encoder.json") {
         return crate::subword::Bpe::from_encoder_json(&path).map(Model::Bpe);
+    }
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
+        // A tokenizer.json: byte-level BPE or WordPiece, by its model.type.
+        return crate::subword::Model::from_tokenizer_json_path(&path);
     }
     WordPiece::from_path(&path).map(Model::WordPiece)
 }

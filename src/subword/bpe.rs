@@ -11,9 +11,20 @@
 //! a popped entry is used only if the pair at that position still concatenates to that rank).
 //! Short pieces (the common case) use a plain scan over a small array, like tiktoken.
 //!
-//! "Concatenation is a token" is looked up as a pair table `(left id, right id) → merged id`
-//! built once from every split of every token into two tokens, so the hot loop hashes two u32s
-//! rather than byte strings. The rank of a token is its id (true of every tiktoken file).
+//! "Concatenation is a token" is looked up as a pair table `(left id, right id) → (rank, merged
+//! id)` built once from every split of every token into two tokens, so the hot loop hashes two
+//! u32s rather than byte strings. The rank of a token is its id (true of every tiktoken file).
+//!
+//! # Hugging Face `tokenizer.json` (byte-level BPE)
+//!
+//! Hugging Face's `BPE` model merges the adjacent pair that comes first in its `merges` list
+//! (rank = index in the list; leftmost on ties) and only pairs listed there, which is the same
+//! loop with a different pair table: `(left, right) → (merge index, id of left + right)`
+//! ([`Bpe::from_tokenizer_json`]). It looks the whole piece up first only with
+//! `ignore_merges: true`; otherwise a token is emitted whole only if merging its own bytes
+//! gives exactly it, so the whole-piece lookup (kept for speed) is restricted at load time to
+//! the tokens for which that holds. Vocabulary strings are GPT-2's byte-to-unicode stand-ins
+//! (`bytes_to_unicode`), mapped back to bytes with [`byte_decoder`].
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -34,10 +45,12 @@ pub struct Bpe {
     name: String,
     pattern: GptPattern,
     vocab: Vocab,
-    /// Whole token bytes → id.
+    /// Whole pieces emitted as one token without merging: every token for tiktoken models;
+    /// for Hugging Face models the tokens that merging their own bytes gives (all of them with
+    /// `ignore_merges`).
     ids: FxHashMap<Box<[u8]>, u32>,
-    /// `(left, right)` → id of their concatenation, when it is a token.
-    pairs: FxHashMap<u64, u32>,
+    /// `(left, right)` → `rank << 32 | id` of their merge, when they merge.
+    pairs: FxHashMap<u64, u64>,
     /// Id of each single byte.
     byte_ids: Box<[u32; 256]>,
 }
@@ -46,6 +59,9 @@ pub struct Bpe {
 fn pair_key(a: u32, b: u32) -> u64 {
     (u64::from(a) << 32) | u64::from(b)
 }
+
+/// No merge: ranks compare as `u64`, so this is above every `rank << 32 | id`.
+const NO_MERGE: u64 = u64::MAX;
 
 /// The embedded rank files.
 static R50K: &[u8] = include_bytes!("../../models/r50k_base.tiktoken");
@@ -113,11 +129,124 @@ impl Bpe {
         Bpe::from_ranks("gpt2", GptPattern::Gpt2, ranks).map_err(|m| Error::bad_model(path, m))
     }
 
+    /// A model from a Hugging Face `tokenizer.json` whose model is byte-level BPE (see the
+    /// module docs and [`Bpe::from_tokenizer_json`]); errors name the file.
+    pub fn from_tokenizer_json_path(path: &Path) -> crate::Result<Bpe> {
+        let data = std::fs::read(path).map_err(|e| Error::from(e).with_path(path))?;
+        let j: serde_json::Value = serde_json::from_slice(&data)
+            .map_err(|e| Error::bad_model(path, format!("invalid JSON: {e}")))?;
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("bpe");
+        Bpe::from_tokenizer_json(&j, name).map_err(|m| Error::bad_model(path, m))
+    }
+
+    /// A model from a parsed Hugging Face `tokenizer.json`. Accepted: `model.type` "BPE" with a
+    /// byte-level `vocab` and `merges` (either `"a b"` strings or `["a", "b"]` pairs), no
+    /// dropout, no subword prefix or suffix; no normalizer; as pre-tokenizer either `ByteLevel`
+    /// with `use_regex` (GPT-2's pattern) or a `Sequence` of a `Split` on one of the known
+    /// patterns ([`GptPattern::regex`], or the GPT-2 pattern as Hugging Face spells it) with
+    /// behavior `Isolated`, then `ByteLevel` without `use_regex`; never `add_prefix_space`.
+    /// Added tokens, the post-processor and the decoder are ignored: text is encoded as plain
+    /// text, as with `encode_ordinary`.
+    pub fn from_tokenizer_json(j: &serde_json::Value, name: &str) -> Result<Bpe, String> {
+        let model = j.get("model").ok_or("no \"model\" object")?;
+        let ty = model.get("type").and_then(|t| t.as_str()).unwrap_or("");
+        if ty != "BPE" {
+            return Err(format!("model type is '{ty}', expected 'BPE'"));
+        }
+        for key in ["dropout", "continuing_subword_prefix", "end_of_word_suffix"] {
+            match model.get(key) {
+                None | Some(serde_json::Value::Null) => {}
+                Some(serde_json::Value::String(s)) if s.is_empty() => {}
+                Some(v) => return Err(format!("model.{key} = {v} is not supported")),
+            }
+        }
+        if let Some(n) = j.get("normalizer").filter(|n| !n.is_null()) {
+            let nty = n.get("type").and_then(|t| t.as_str()).unwrap_or("?");
+            return Err(format!(
+                "normalizer '{nty}' is not supported (byte-level BPE takes none)"
+            ));
+        }
+        let pattern = hf_pattern(j.get("pre_tokenizer"))?;
+        let decoder = byte_decoder();
+        let to_bytes =
+            |s: &str| -> Option<Vec<u8>> { s.chars().map(|c| decoder.get(&c).copied()).collect() };
+        let specials: std::collections::HashSet<&str> = j
+            .get("added_tokens")
+            .and_then(|a| a.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.get("content").and_then(|c| c.as_str()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let vocab = model
+            .get("vocab")
+            .and_then(|v| v.as_object())
+            .ok_or("no model.vocab map")?;
+        let mut ranks = Vec::with_capacity(vocab.len());
+        for (tok, id) in vocab {
+            let id = id
+                .as_u64()
+                .and_then(|v| u32::try_from(v).ok())
+                .ok_or_else(|| format!("model.vocab[{tok:?}] is not a token id"))?;
+            match to_bytes(tok) {
+                Some(b) => ranks.push((b, id)),
+                // An added token kept in the vocabulary: never produced by merging.
+                None if specials.contains(tok.as_str()) => {}
+                None => {
+                    return Err(format!(
+                        "model.vocab[{tok:?}] is not a byte-level token (not made of \
+                         bytes_to_unicode characters)"
+                    ));
+                }
+            }
+        }
+        let list = model
+            .get("merges")
+            .and_then(|v| v.as_array())
+            .ok_or("no model.merges list")?;
+        let mut merges = Vec::with_capacity(list.len());
+        for (i, m) in list.iter().enumerate() {
+            let pair = match m {
+                serde_json::Value::String(s) => s.split_once(' ').filter(|(_, r)| !r.contains(' ')),
+                serde_json::Value::Array(a) if a.len() == 2 => a[0].as_str().zip(a[1].as_str()),
+                _ => None,
+            };
+            let bad = || format!("model.merges[{i}] = {m} is not a pair of byte-level tokens");
+            let (l, r) = pair.ok_or_else(bad)?;
+            merges.push((to_bytes(l).ok_or_else(bad)?, to_bytes(r).ok_or_else(bad)?));
+        }
+        let ignore_merges = model
+            .get("ignore_merges")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        Bpe::build(
+            name,
+            pattern,
+            ranks,
+            Some(HfMerges {
+                merges,
+                ignore_merges,
+            }),
+        )
+    }
+
     /// Build from `(token bytes, rank)` pairs; rank = id.
     pub fn from_ranks(
         name: &str,
         pattern: GptPattern,
+        ranks: Vec<(Vec<u8>, u32)>,
+    ) -> Result<Bpe, String> {
+        Bpe::build(name, pattern, ranks, None)
+    }
+
+    /// Build from tokens and, for a Hugging Face model, its merges (`None`: tiktoken's rule,
+    /// every split of a token into two tokens merges with the token's rank).
+    fn build(
+        name: &str,
+        pattern: GptPattern,
         mut ranks: Vec<(Vec<u8>, u32)>,
+        merges: Option<HfMerges>,
     ) -> Result<Bpe, String> {
         ranks.sort_by_key(|r| r.1);
         let n = ranks.last().map_or(0, |r| r.1 as usize + 1);
@@ -142,21 +271,69 @@ impl Bpe {
                 .ok_or_else(|| format!("byte {b:#04x} is not a token: not a byte-level BPE"))?;
         }
         let mut pairs = FxHashMap::default();
-        for (bytes, id) in &ranks {
-            for k in 1..bytes.len() {
-                if let (Some(&a), Some(&b)) = (ids.get(&bytes[..k]), ids.get(&bytes[k..])) {
-                    pairs.insert(pair_key(a, b), *id);
+        let hf = merges.is_some();
+        let mut ignore_merges = false;
+        match merges {
+            None => {
+                for (bytes, id) in &ranks {
+                    for k in 1..bytes.len() {
+                        if let (Some(&a), Some(&b)) = (ids.get(&bytes[..k]), ids.get(&bytes[k..])) {
+                            pairs.insert(pair_key(a, b), u64::from(*id) << 32 | u64::from(*id));
+                        }
+                    }
+                }
+            }
+            Some(m) => {
+                ignore_merges = m.ignore_merges;
+                pairs.reserve(m.merges.len());
+                let mut joined = Vec::new();
+                for (rank, (l, r)) in m.merges.iter().enumerate() {
+                    let get = |t: &[u8]| {
+                        ids.get(t).copied().ok_or_else(|| {
+                            format!(
+                                "merge {} ({:?} + {:?}): {:?} is not in the vocabulary",
+                                rank + 1,
+                                String::from_utf8_lossy(l),
+                                String::from_utf8_lossy(r),
+                                String::from_utf8_lossy(t)
+                            )
+                        })
+                    };
+                    let (a, b) = (get(l)?, get(r)?);
+                    joined.clear();
+                    joined.extend_from_slice(l);
+                    joined.extend_from_slice(r);
+                    let id = get(&joined)?;
+                    // A repeated pair keeps its last rank, as Hugging Face's map does.
+                    pairs.insert(pair_key(a, b), (rank as u64) << 32 | u64::from(id));
                 }
             }
         }
-        Ok(Bpe {
+        let mut bpe = Bpe {
             name: name.to_string(),
             pattern,
             vocab: Vocab::from_tokens(by_id),
             ids,
             pairs,
             byte_ids,
-        })
+        };
+        if hf && !ignore_merges {
+            // Whole-piece lookup only where merging gives the same single token.
+            let mut keep = FxHashMap::default();
+            let mut out = Vec::new();
+            for (bytes, &id) in &bpe.ids {
+                out.clear();
+                let _ = bpe.merge_parts(bytes, |i, _| {
+                    out.push(i);
+                    Ok::<(), ()>(())
+                });
+                if out[..] == [id] {
+                    keep.insert(bytes.clone(), id);
+                }
+            }
+            bpe.ids = keep;
+        }
+        Ok(bpe)
     }
 
     /// The model's name.
@@ -180,9 +357,10 @@ impl Bpe {
         self.ids.get(bytes).copied()
     }
 
+    /// `rank << 32 | id` of the merge of `a` and `b`, or [`NO_MERGE`].
     #[inline(always)]
-    fn merge(&self, a: u32, b: u32) -> Option<u32> {
-        self.pairs.get(&pair_key(a, b)).copied()
+    fn merge(&self, a: u32, b: u32) -> u64 {
+        self.pairs.get(&pair_key(a, b)).copied().unwrap_or(NO_MERGE)
     }
 
     /// Encode one piece, appending `(id, byte length)` of each token to `out`.
@@ -206,6 +384,16 @@ impl Bpe {
         if let Some(id) = self.token_id(piece) {
             return f(id, piece.len() as u32);
         }
+        self.merge_parts(piece, f)
+    }
+
+    /// Merge a non-empty piece from its bytes (no whole-piece lookup).
+    #[inline]
+    fn merge_parts<E>(
+        &self,
+        piece: &[u8],
+        f: impl FnMut(u32, u32) -> Result<(), E>,
+    ) -> Result<(), E> {
         if piece.len() <= SCAN_MAX {
             self.merge_scan(piece, f)
         } else {
@@ -221,19 +409,19 @@ impl Bpe {
     ) -> Result<(), E> {
         let mut toks = [0u32; SCAN_MAX];
         let mut lens = [0u32; SCAN_MAX];
-        let mut ranks = [u32::MAX; SCAN_MAX];
+        let mut ranks = [NO_MERGE; SCAN_MAX];
         let n0 = piece.len();
         for (i, &b) in piece.iter().enumerate() {
             toks[i] = self.byte_ids[b as usize];
             lens[i] = 1;
         }
         for i in 0..n0 - 1 {
-            ranks[i] = self.merge(toks[i], toks[i + 1]).unwrap_or(u32::MAX);
+            ranks[i] = self.merge(toks[i], toks[i + 1]);
         }
         let mut n = n0;
         while n > 1 {
             count_op();
-            let mut best = u32::MAX;
+            let mut best = NO_MERGE;
             let mut at = 0;
             for (i, &r) in ranks[..n - 1].iter().enumerate() {
                 if r < best {
@@ -241,21 +429,21 @@ impl Bpe {
                     at = i;
                 }
             }
-            if best == u32::MAX {
+            if best == NO_MERGE {
                 break;
             }
-            toks[at] = best;
+            toks[at] = best as u32;
             lens[at] += lens[at + 1];
             toks.copy_within(at + 2..n, at + 1);
             lens.copy_within(at + 2..n, at + 1);
             ranks.copy_within(at + 2..n, at + 1);
             n -= 1;
-            ranks[n - 1] = u32::MAX;
+            ranks[n - 1] = NO_MERGE;
             if at + 1 < n {
-                ranks[at] = self.merge(toks[at], toks[at + 1]).unwrap_or(u32::MAX);
+                ranks[at] = self.merge(toks[at], toks[at + 1]);
             }
             if at > 0 {
-                ranks[at - 1] = self.merge(toks[at - 1], toks[at]).unwrap_or(u32::MAX);
+                ranks[at - 1] = self.merge(toks[at - 1], toks[at]);
             }
         }
         for i in 0..n {
@@ -280,32 +468,35 @@ impl Bpe {
         let mut alive = vec![true; n];
         let mut heap = BinaryHeap::with_capacity(n);
         for i in 0..n - 1 {
-            if let Some(r) = self.merge(tok[i], tok[i + 1]) {
+            let r = self.merge(tok[i], tok[i + 1]);
+            if r != NO_MERGE {
                 heap.push(Reverse((r, i)));
             }
         }
         while let Some(Reverse((r, i))) = heap.pop() {
             count_op();
             let j = next[i];
-            if !alive[i] || j == usize::MAX || self.merge(tok[i], tok[j]) != Some(r) {
+            if !alive[i] || j == usize::MAX || self.merge(tok[i], tok[j]) != r {
                 continue; // stale
             }
-            tok[i] = r;
+            tok[i] = r as u32;
             len[i] += len[j];
             alive[j] = false;
             let k = next[j];
             next[i] = k;
             if k != usize::MAX {
                 prev[k] = i;
-                if let Some(r2) = self.merge(tok[i], tok[k]) {
+                let r2 = self.merge(tok[i], tok[k]);
+                if r2 != NO_MERGE {
                     heap.push(Reverse((r2, i)));
                 }
             }
             let p = prev[i];
-            if p != usize::MAX
-                && let Some(r0) = self.merge(tok[p], tok[i])
-            {
-                heap.push(Reverse((r0, p)));
+            if p != usize::MAX {
+                let r0 = self.merge(tok[p], tok[i]);
+                if r0 != NO_MERGE {
+                    heap.push(Reverse((r0, p)));
+                }
             }
         }
         let mut i = 0;
@@ -344,6 +535,108 @@ fn count_op() {
 /// pathological-input tests bound work by this, not by wall time.
 pub fn merge_ops() -> u64 {
     OPS.with(|c| c.get())
+}
+
+/// The merges of a Hugging Face BPE model, as bytes, in rank order.
+struct HfMerges {
+    merges: Vec<(Vec<u8>, Vec<u8>)>,
+    ignore_merges: bool,
+}
+
+/// GPT-2's pattern as Hugging Face's `ByteLevel` pre-tokenizer spells it (the original
+/// `encoder.py` one, without possessive quantifiers and `\s++$`). It gives the same pieces as
+/// tiktoken's gpt2 pattern (`tests/it/gpt.rs` checks it with `fancy-regex`).
+pub const HF_GPT2_REGEX: &str =
+    r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
+
+/// The rule set of a `tokenizer.json` pre-tokenizer (see [`Bpe::from_tokenizer_json`]).
+fn hf_pattern(pre: Option<&serde_json::Value>) -> Result<GptPattern, String> {
+    let ty = |v: &serde_json::Value| {
+        v.get("type")
+            .and_then(|t| t.as_str())
+            .unwrap_or("?")
+            .to_string()
+    };
+    let flag =
+        |v: &serde_json::Value, k: &str, d: bool| v.get(k).and_then(|x| x.as_bool()).unwrap_or(d);
+    let byte_level = |v: &serde_json::Value, regex: bool| -> Result<(), String> {
+        if ty(v) != "ByteLevel" {
+            return Err(format!(
+                "pre_tokenizer '{}' is not supported here (ByteLevel is)",
+                ty(v)
+            ));
+        }
+        if flag(v, "add_prefix_space", false) {
+            return Err("ByteLevel with add_prefix_space is not supported".into());
+        }
+        if flag(v, "use_regex", true) != regex {
+            return Err(format!(
+                "ByteLevel with use_regex {} is not supported here",
+                !regex
+            ));
+        }
+        Ok(())
+    };
+    let Some(pre) = pre.filter(|p| !p.is_null()) else {
+        return Err(
+            "no pre_tokenizer (byte-level BPE needs ByteLevel or Split + ByteLevel)".into(),
+        );
+    };
+    if ty(pre) == "ByteLevel" {
+        byte_level(pre, true)?;
+        return Ok(GptPattern::Gpt2);
+    }
+    let steps = match pre.get("pretokenizers").and_then(|p| p.as_array()) {
+        Some(s) if ty(pre) == "Sequence" && s.len() == 2 => s,
+        _ => {
+            return Err(format!(
+                "pre_tokenizer '{}' is not supported (ByteLevel, or a Sequence of Split and \
+                 ByteLevel, are)",
+                ty(pre)
+            ));
+        }
+    };
+    let split = &steps[0];
+    if ty(split) != "Split" {
+        return Err(format!(
+            "pre_tokenizer Sequence starts with '{}', not Split",
+            ty(split)
+        ));
+    }
+    let behavior = split
+        .get("behavior")
+        .and_then(|b| b.as_str())
+        .unwrap_or("?");
+    if behavior != "Isolated" || flag(split, "invert", false) {
+        return Err(format!(
+            "Split with behavior '{behavior}' (invert {}) is not supported (Isolated is)",
+            flag(split, "invert", false)
+        ));
+    }
+    let Some(regex) = split
+        .get("pattern")
+        .and_then(|p| p.get("Regex"))
+        .and_then(|r| r.as_str())
+    else {
+        return Err("Split pattern is not a Regex".into());
+    };
+    byte_level(&steps[1], false)?;
+    let known = [
+        (GptPattern::Gpt2.regex(), GptPattern::Gpt2),
+        (HF_GPT2_REGEX, GptPattern::Gpt2),
+        (GptPattern::Cl100k.regex(), GptPattern::Cl100k),
+        (GptPattern::O200k.regex(), GptPattern::O200k),
+    ];
+    known
+        .iter()
+        .find(|(r, _)| *r == regex)
+        .map(|&(_, p)| p)
+        .ok_or_else(|| {
+            format!(
+                "Split regex {regex:?} is not one of the known patterns (tiktoken's gpt2, \
+                 cl100k_base, o200k_base, or Hugging Face's GPT-2 ByteLevel regex)"
+            )
+        })
 }
 
 /// Parse a `.tiktoken` file: `base64(token) rank` per line.

@@ -31,6 +31,22 @@ pub enum Model {
 }
 
 impl Model {
+    /// A Hugging Face `tokenizer.json`: byte-level BPE ([`Bpe::from_tokenizer_json`]) or
+    /// WordPiece ([`WordPiece::from_tokenizer_json`]) by its `model.type`. Errors name the file.
+    pub fn from_tokenizer_json_path(path: &std::path::Path) -> crate::Result<Model> {
+        let data = std::fs::read(path).map_err(|e| crate::Error::from(e).with_path(path))?;
+        let j: serde_json::Value = serde_json::from_slice(&data)
+            .map_err(|e| crate::Error::bad_model(path, format!("invalid JSON: {e}")))?;
+        let res = match j.pointer("/model/type").and_then(|t| t.as_str()) {
+            Some("BPE") => {
+                let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("bpe");
+                Bpe::from_tokenizer_json(&j, name).map(Model::Bpe)
+            }
+            _ => WordPiece::from_tokenizer_json(&data).map(Model::WordPiece),
+        };
+        res.map_err(|m| crate::Error::bad_model(path, m))
+    }
+
     /// Number of ids (the largest id + 1).
     pub fn vocab_size(&self) -> usize {
         match self {

@@ -601,3 +601,253 @@ fn long_piece_cuts_do_not_depend_on_chunking() {
     let pieces = split(&input, RuleSet::Cl100k, 65_536);
     assert_eq!(pieces.len(), 5, "{pieces:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hugging Face tokenizer.json (byte-level BPE)
+
+/// `tests/data/gpt2-tokenizer.json` (scripts/gen_gpt2_tokenizer_json.py: GPT-2's encoder.json
+/// and vocab.bpe as built by pip `tokenizers`, which gives the r50k goldens on every file).
+fn gpt2_tokenizer_json() -> std::path::PathBuf {
+    data_dir().join("gpt2-tokenizer.json")
+}
+
+fn hf_json() -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(gpt2_tokenizer_json()).unwrap()).unwrap()
+}
+
+fn tmp_file(name: &str, data: &[u8]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tokstream-gpt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, data).unwrap();
+    p
+}
+
+#[test]
+fn hf_gpt2_tokenizer_json_gives_the_r50k_goldens() {
+    let m = tokstream::cli::load_model(gpt2_tokenizer_json().to_str().unwrap()).unwrap();
+    let Model::Bpe(b) = &m else {
+        panic!("not a BPE model")
+    };
+    assert_eq!(b.pattern(), GptPattern::Gpt2);
+    assert_eq!(m.vocab_size(), 50257);
+    let mut total = 0;
+    for name in CORPUS {
+        let input = text(name);
+        let want = golden_bpe_tokens("r50k_base", name);
+        for size in [DEFAULT_CHUNK_SIZE, 4096] {
+            let got = encode_with(&m, &input, size);
+            assert_same(
+                &format!("{name}: gpt2 tokenizer.json, chunk {size}"),
+                &input,
+                &want,
+                &got,
+                |t| t.start,
+            );
+        }
+        total += want.len();
+    }
+    assert!(total > 1_000_000, "{total} tokens compared");
+}
+
+fn with_pre_tokenizer(pre: serde_json::Value) -> serde_json::Value {
+    let mut j = hf_json();
+    j["pre_tokenizer"] = pre;
+    j
+}
+
+fn split_then_byte_level(regex: &str) -> serde_json::Value {
+    serde_json::json!({"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": regex}, "behavior": "Isolated", "invert": false},
+        {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}
+    ]})
+}
+
+#[test]
+fn hf_split_regex_picks_the_rule_set_by_exact_pattern() {
+    use tokstream::subword::bpe::HF_GPT2_REGEX;
+    let input = text("hard_cases");
+    let r50k = encode_with(bpe_model("r50k_base"), &input, 4096);
+    for (regex, want) in [
+        (GptPattern::Gpt2.regex(), GptPattern::Gpt2),
+        (HF_GPT2_REGEX, GptPattern::Gpt2),
+        (GptPattern::Cl100k.regex(), GptPattern::Cl100k),
+        (GptPattern::O200k.regex(), GptPattern::O200k),
+    ] {
+        let j = with_pre_tokenizer(split_then_byte_level(regex));
+        let b = Bpe::from_tokenizer_json(&j, "t").unwrap();
+        assert_eq!(b.pattern(), want, "{regex}");
+        if want == GptPattern::Gpt2 {
+            assert!(encode_with(&Model::Bpe(b), &input, 4096) == r50k, "{regex}");
+        }
+    }
+    // Legacy "a b" merges read like ["a", "b"] pairs.
+    let mut j = hf_json();
+    let merges: Vec<serde_json::Value> = j["model"]["merges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| format!("{} {}", m[0].as_str().unwrap(), m[1].as_str().unwrap()).into())
+        .collect();
+    j["model"]["merges"] = merges.into();
+    let b = Bpe::from_tokenizer_json(&j, "t").unwrap();
+    assert!(encode_with(&Model::Bpe(b), &input, 4096) == r50k);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Hugging Face's spelling of the GPT-2 regex (accepted in a Split) gives tiktoken's pieces.
+    #[test]
+    fn hf_gpt2_regex_equals_tiktoken_gpt2(text in random_text()) {
+        static HF: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+        let hf = HF.get_or_init(|| Regex::new(tokstream::subword::bpe::HF_GPT2_REGEX).unwrap());
+        let got: Vec<(usize, usize)> = hf.find_iter(&text).map(|m| { let m = m.unwrap(); (m.start(), m.end()) }).collect();
+        prop_assert_eq!(got, oracle_pieces(GptPattern::Gpt2, &text));
+    }
+}
+
+/// A tiny byte-level tokenizer.json: the 256 bytes (id = byte), then `extra` tokens, `merges`.
+fn tiny_tokenizer_json(extra: &[&str], merges: &[(&str, &str)], ignore_merges: bool) -> String {
+    let dec = tokstream::subword::bpe::byte_decoder();
+    let mut vocab = serde_json::Map::new();
+    for (c, b) in dec {
+        vocab.insert(c.to_string(), u32::from(b).into());
+    }
+    for (i, t) in extra.iter().enumerate() {
+        vocab.insert(t.to_string(), (256 + i).into());
+    }
+    serde_json::json!({
+        "version": "1.0", "added_tokens": [], "normalizer": null,
+        "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
+        "model": {"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,
+                  "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false,
+                  "ignore_merges": ignore_merges, "vocab": vocab, "merges": merges}
+    })
+    .to_string()
+}
+
+#[test]
+fn hf_merges_rank_by_list_order_and_whole_lookup_needs_ignore_merges() {
+    // Expected ids from pip tokenizers 0.23.3 on the same model (vocab a..z = bytes,
+    // 256 "ab", 257 "bc", 258 "abc"; merges [b c], [a b]): "abc" is not reachable by merges.
+    for (ignore, want) in [
+        (false, vec![97, 257, 32, 97, 257, 256]),
+        (true, vec![258, 32, 97, 257, 256]),
+    ] {
+        let j = tiny_tokenizer_json(&["ab", "bc", "abc"], &[("b", "c"), ("a", "b")], ignore);
+        let p = tmp_file(&format!("tiny-{ignore}.json"), j.as_bytes());
+        let m = tokstream::cli::load_model(p.to_str().unwrap()).unwrap();
+        let ids: Vec<u32> = encode_with(&m, b"abc abcab", 4)
+            .iter()
+            .map(|t| t.id)
+            .collect();
+        assert_eq!(ids, want, "ignore_merges {ignore}");
+    }
+}
+
+#[test]
+fn bad_tokenizer_json_is_an_error_naming_the_file() {
+    let good = hf_json();
+    let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut j = good.clone();
+        f(&mut j);
+        serde_json::to_vec(&j).unwrap()
+    };
+    let llama3 = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "truncated",
+            b"{\"model\": {\"type\": \"BPE\", ".to_vec(),
+            "invalid JSON",
+        ),
+        (
+            "unknown-regex",
+            edit(&|j| j["pre_tokenizer"] = split_then_byte_level(llama3)),
+            "not one of the known patterns",
+        ),
+        (
+            "prefix-space",
+            edit(&|j| j["pre_tokenizer"]["add_prefix_space"] = true.into()),
+            "add_prefix_space",
+        ),
+        (
+            "no-pre",
+            edit(&|j| j["pre_tokenizer"] = serde_json::Value::Null),
+            "no pre_tokenizer",
+        ),
+        (
+            "metaspace",
+            edit(&|j| j["pre_tokenizer"] = serde_json::json!({"type": "Metaspace"})),
+            "Metaspace",
+        ),
+        (
+            "normalizer",
+            edit(&|j| j["normalizer"] = serde_json::json!({"type": "NFC"})),
+            "normalizer 'NFC'",
+        ),
+        (
+            "dropout",
+            edit(&|j| j["model"]["dropout"] = 0.1.into()),
+            "dropout",
+        ),
+        (
+            "no-merges",
+            edit(&|j| {
+                j["model"].as_object_mut().unwrap().remove("merges");
+            }),
+            "merges",
+        ),
+        (
+            "bad-merge",
+            edit(&|j| j["model"]["merges"][3] = "a b c".into()),
+            "merges[3]",
+        ),
+        (
+            "merge-not-in-vocab",
+            edit(&|j| j["model"]["merges"][0] = serde_json::json!(["Ġ", "Ġ"])),
+            "not in the vocabulary",
+        ),
+        (
+            "not-byte-level",
+            edit(&|j| j["model"]["vocab"]["中"] = 50257.into()),
+            "not a byte-level token",
+        ),
+        (
+            "missing-byte",
+            edit(&|j| {
+                j["model"]["vocab"].as_object_mut().unwrap().remove("!");
+            }),
+            "byte 0x21",
+        ),
+        (
+            "bad-id",
+            edit(&|j| j["model"]["vocab"]["hello"] = "x".into()),
+            "not a token id",
+        ),
+    ];
+    for (name, data, want) in cases {
+        let p = tmp_file(&format!("{name}.tokenizer.json"), &data);
+        let path = p.to_str().unwrap();
+        let err = tokstream::cli::load_model(path)
+            .err()
+            .unwrap_or_else(|| panic!("{name} loaded"));
+        let msg = err.to_string();
+        assert!(
+            matches!(err.kind(), tokstream::ErrorKind::BadModel(_)),
+            "{name}: {msg}"
+        );
+        assert!(msg.contains(path) && msg.contains(want), "{name}: {msg}");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tokstream"))
+            .args(["encode", "--model", path])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        assert!(
+            stderr.contains(path) && !stderr.contains("panicked"),
+            "{name}: {stderr}"
+        );
+    }
+}
