@@ -513,6 +513,233 @@ pub(crate) fn o200k(t: &Text<'_>) -> Result<usize, More> {
     Ok(last) // \s+(?!\S)
 }
 
+/// Class of every byte for the ASCII fast path: [`ASCII`]'s class for ASCII bytes, [`STOP`] for
+/// the others (a non-ASCII character needs the general matcher).
+static FAST: [u8; 256] = {
+    let a = build_ascii();
+    let mut t = [STOP; 256];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = a[b];
+        b += 1;
+    }
+    t
+};
+
+/// [`FAST`] class meaning "stop": a non-ASCII byte, or the end of the bytes available.
+const STOP: u8 = END;
+
+/// The ASCII fast path: the end of the piece starting at `buf[p]`, decided by a 256-entry byte
+/// class table, when every byte the decision looks at is ASCII and inside `buf`; `None`
+/// otherwise (the general matcher then takes this one piece). Each arm is the matcher's rule
+/// for ASCII characters (one byte each, so "the start of the last character" is `end - 1`),
+/// and it looks at exactly the bytes the matcher would look at or fewer, so both agree on
+/// every input and every chunking (the oracle tests go through here, see [`pieces`]).
+///
+/// The second value says whether the piece may contain `\n` (whitespace and symbol pieces).
+#[inline(always)]
+fn fast_end(pattern: GptPattern, buf: &[u8], p: usize) -> Option<(usize, bool)> {
+    let cls = |i: usize| buf.get(i).map_or(STOP, |&b| FAST[b as usize]);
+    // End of the run from `i` of bytes whose class has a bit of `bits`; None at a stop.
+    let run = |mut i: usize, bits: u8| -> Option<usize> {
+        loop {
+            let k = cls(i);
+            if k & bits == 0 {
+                return (k & STOP == 0).then_some(i);
+            }
+            i += 1;
+        }
+    };
+    // End of the run of non-letter, non-digit, non-space ASCII bytes from `i`.
+    let other_run = |mut i: usize| -> Option<usize> {
+        loop {
+            let k = cls(i);
+            if k & (L | N | S | STOP) != 0 {
+                return (k & STOP == 0).then_some(i);
+            }
+            i += 1;
+        }
+    };
+    // A whitespace run from p, then (end, end of its last \r or \n if any).
+    let ws = || -> Option<(usize, Option<usize>)> {
+        let mut i = p;
+        let mut crlf = None;
+        loop {
+            let k = cls(i);
+            if k & S == 0 {
+                return (k & STOP == 0).then_some((i, crlf));
+            }
+            i += 1;
+            if k & CRLF != 0 {
+                crlf = Some(i);
+            }
+        }
+    };
+    // `(?i:[sdmt]|ll|ve|re)` after the `'` at `q` (ASCII only; `ſ` is non-ASCII: a stop).
+    let contraction = |q: usize, fold: u8| -> Option<Option<usize>> {
+        let c1 = *buf.get(q + 1)?;
+        if c1 >= 0x80 {
+            return None;
+        }
+        Some(match c1 | fold {
+            b's' | b'd' | b'm' | b't' => Some(q + 2),
+            b'l' | b'v' | b'r' => {
+                let c2 = *buf.get(q + 2)?;
+                if c2 >= 0x80 {
+                    return None;
+                }
+                let want = if c1 | fold == b'l' { b'l' } else { b'e' };
+                (c2 | fold == want).then_some(q + 3)
+            }
+            _ => None,
+        })
+    };
+    let b0 = buf[p];
+    let c0 = FAST[b0 as usize];
+    if c0 & STOP != 0 {
+        return None;
+    }
+    match pattern {
+        GptPattern::Gpt2 => {
+            if b0 == b'\'' {
+                // Case-sensitive: fold nothing.
+                if let Some(e) = contraction(p, 0)? {
+                    return Some((e, false));
+                }
+            }
+            let (start, c) = if b0 == b' ' {
+                (p + 1, cls(p + 1))
+            } else {
+                (p, c0)
+            };
+            if c & STOP != 0 {
+                return None;
+            }
+            if c & L != 0 {
+                return Some((run(start + 1, L)?, false));
+            }
+            if c & N != 0 {
+                return Some((run(start + 1, N)?, false));
+            }
+            if c & S == 0 {
+                return Some((other_run(start + 1)?, false));
+            }
+            let (end, _) = ws()?;
+            // Followed by an ASCII non-space: \s+(?!\S) leaves the last char, or \s.
+            Some((if end - 1 > p { end - 1 } else { end }, true))
+        }
+        GptPattern::Cl100k => {
+            if b0 == b'\''
+                && let Some(e) = contraction(p, 0x20)?
+            {
+                return Some((e, false));
+            }
+            if c0 & L != 0 {
+                return Some((run(p + 1, L)?, false));
+            }
+            let prefix_ok = c0 & (CRLF | L | N) == 0;
+            let c1 = if prefix_ok { cls(p + 1) } else { 0 };
+            if c1 & STOP != 0 {
+                return None;
+            }
+            if c1 & L != 0 {
+                return Some((run(p + 2, L)?, false));
+            }
+            if c0 & N != 0 {
+                return Some((digits3(&cls, p)?, false));
+            }
+            let other_from = if c0 & (L | N | S) == 0 {
+                Some(p + 1)
+            } else if b0 == b' ' && c1 & (L | N | S) == 0 {
+                Some(p + 2)
+            } else {
+                None
+            };
+            if let Some(i) = other_from {
+                let i = other_run(i)?;
+                return Some((run(i, CRLF)?, true));
+            }
+            let (end, crlf) = ws()?;
+            Some((
+                crlf.unwrap_or(if end - 1 > p { end - 1 } else { end }),
+                true,
+            ))
+        }
+        GptPattern::O200k => {
+            // The letter alternatives, with or without the prefix char: on ASCII both give
+            // [A-Z]*[a-z]+ or [A-Z]+[a-z]* from `start`, then an optional contraction.
+            let prefix_ok = c0 & (CRLF | L | N) == 0;
+            let start = if prefix_ok {
+                let c1 = cls(p + 1);
+                if c1 & STOP != 0 {
+                    return None;
+                }
+                (c1 & L != 0).then_some(p + 1)
+            } else {
+                (c0 & L != 0).then_some(p)
+            };
+            if let Some(s) = start {
+                let u = run(s, UP)?;
+                let end = if cls(u) & LO != 0 { run(u, LO)? } else { u };
+                if buf.get(end) == Some(&b'\'')
+                    && let Some(e) = contraction(end, 0x20)?
+                {
+                    return Some((e, false));
+                }
+                return Some((end, false));
+            }
+            if c0 & N != 0 {
+                return Some((digits3(&cls, p)?, false));
+            }
+            let other_from = if c0 & (L | N | S) == 0 {
+                Some(p + 1)
+            } else if b0 == b' ' {
+                let c1 = cls(p + 1);
+                if c1 & STOP != 0 {
+                    return None;
+                }
+                (c1 & (L | N | S) == 0).then_some(p + 2)
+            } else {
+                None
+            };
+            if let Some(i) = other_from {
+                let i = other_run(i)?;
+                let mut i = run(i, CRLF)?;
+                // [\r\n/]*
+                loop {
+                    match buf.get(i) {
+                        Some(b'/' | b'\r' | b'\n') => i += 1,
+                        Some(&b) if b < 0x80 => return Some((i, true)),
+                        _ => return None,
+                    }
+                }
+            }
+            let (end, crlf) = ws()?;
+            Some((
+                crlf.unwrap_or(if end - 1 > p { end - 1 } else { end }),
+                true,
+            ))
+        }
+    }
+}
+
+/// `\p{N}{1,3}` from the digit at `p` (ASCII only).
+#[inline(always)]
+fn digits3(cls: &impl Fn(usize) -> u8, p: usize) -> Option<usize> {
+    let mut i = p + 1;
+    for _ in 0..2 {
+        let k = cls(i);
+        if k & STOP != 0 {
+            return None;
+        }
+        if k & N == 0 {
+            break;
+        }
+        i += 1;
+    }
+    Some(i)
+}
+
 /// The end of the last safe cut in `buf`: a position that is a piece boundary of every GPT
 /// pattern whatever comes before `buf` and after it, so a fresh engine started there gives the
 /// same pieces (matches only look forward). Two local facts make a boundary:
@@ -646,9 +873,37 @@ impl GptSplitter {
         eof: bool,
         sink: &mut S,
     ) -> crate::Result<usize> {
-        let pattern = self.cfg.pattern;
+        // One copy of the loop per pattern, so the fast path has no per-piece dispatch.
+        match self.cfg.pattern {
+            GptPattern::Gpt2 => self.process_with::<0, S>(buf, abs, eof, sink),
+            GptPattern::Cl100k => self.process_with::<1, S>(buf, abs, eof, sink),
+            GptPattern::O200k => self.process_with::<2, S>(buf, abs, eof, sink),
+        }
+    }
+
+    /// [`Self::process`] for the pattern numbered `P` (0 gpt2, 1 cl100k, 2 o200k).
+    fn process_with<const P: u8, S: PieceSink + ?Sized>(
+        &mut self,
+        buf: &[u8],
+        abs: u64,
+        eof: bool,
+        sink: &mut S,
+    ) -> crate::Result<usize> {
+        let pattern = match P {
+            0 => GptPattern::Gpt2,
+            1 => GptPattern::Cl100k,
+            _ => GptPattern::O200k,
+        };
+        debug_assert_eq!(pattern, self.cfg.pattern);
         let mut i = 0;
         while i < buf.len() {
+            if let Some((e, nl)) = fast_end(pattern, buf, i)
+                && e - i <= self.cfg.max_piece
+            {
+                self.piece_ascii(&buf[i..e], abs + i as u64, nl, sink)?;
+                i = e;
+                continue;
+            }
             let rest = &buf[i..];
             match pattern.next(&Text::new(rest, eof)) {
                 Ok(n) => {
@@ -722,6 +977,40 @@ impl GptSplitter {
         }
         for j in memchr::memchr_iter(b'\n', bytes) {
             sink.line_end(at + j as u64)?;
+        }
+        Ok(())
+    }
+
+    /// Report a piece of ASCII bytes found by the fast path; `nl`: it may contain `\n`.
+    #[inline(always)]
+    fn piece_ascii<S: PieceSink + ?Sized>(
+        &mut self,
+        bytes: &[u8],
+        at: u64,
+        nl: bool,
+        sink: &mut S,
+    ) -> crate::Result<()> {
+        let start = self.frag_start.take().unwrap_or(at);
+        sink.piece(&Piece {
+            start,
+            end: at + bytes.len() as u64,
+            raw: bytes,
+            normalized: Default::default(),
+            align: &[],
+            chars: 0,
+            kind: PieceKind::Word,
+        })?;
+        if !self.frag_newlines.is_empty() {
+            for j in std::mem::take(&mut self.frag_newlines) {
+                sink.line_end(j)?;
+            }
+        }
+        if nl {
+            for (j, &b) in bytes.iter().enumerate() {
+                if b == b'\n' {
+                    sink.line_end(at + j as u64)?;
+                }
+            }
         }
         Ok(())
     }
@@ -869,7 +1158,26 @@ impl GptSplitter {
 }
 
 /// Helpers for tests and oracles: every piece of a complete text, as byte ranges.
+/// Uses the ASCII fast path where the engine does, so the oracle tests cover both.
 pub fn pieces(pattern: GptPattern, text: &[u8]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < text.len() {
+        let n = match fast_end(pattern, text, i) {
+            Some((e, _)) => e - i,
+            None => pattern
+                .next(&Text::new(&text[i..], true))
+                .expect("complete text never needs more"),
+        };
+        out.push((i, i + n));
+        i += n;
+    }
+    out
+}
+
+/// The pieces of a complete text by the general matcher alone (no ASCII fast path), for
+/// tests that compare the two.
+pub fn pieces_general(pattern: GptPattern, text: &[u8]) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < text.len() {

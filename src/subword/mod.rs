@@ -5,7 +5,7 @@ pub mod keymap;
 pub mod vocab;
 pub mod wordpiece;
 
-pub use bpe::Bpe;
+pub use bpe::{Bpe, BpeCache};
 pub use vocab::Vocab;
 pub use wordpiece::{WordCache, WordPiece, WordPieceConfig};
 
@@ -19,6 +19,7 @@ use wordpiece::SubToken;
 pub struct EncodeScratch {
     subs: Vec<SubToken>,
     words: WordCache,
+    pieces: BpeCache,
 }
 
 /// Any subword model, with the rules engine it expects in front of it.
@@ -109,6 +110,28 @@ impl Model {
         }
     }
 
+    /// [`Model::encode_piece`] for BPE.
+    #[inline(always)]
+    fn encode_bpe_piece<T: TokenSink + ?Sized>(
+        b: &Bpe,
+        p: &Piece<'_>,
+        scratch: &mut EncodeScratch,
+        out: &mut T,
+        stats: &mut Stats,
+    ) -> crate::Result<()> {
+        // Offsets from the token bytes: BPE tokens partition the piece's raw bytes.
+        let mut at = p.start;
+        let mut n = 0u64;
+        let res = b.encode_each_cached(p.raw, &mut scratch.pieces, |id, len| {
+            n += 1;
+            let start = at;
+            at += u64::from(len);
+            out.token(Token { id, start, end: at })
+        });
+        stats.tokens += n;
+        res
+    }
+
     /// Encode one piece: its tokens (absolute offsets) go to `out`, counts to `stats`.
     /// `scratch` is reused between calls (one per worker).
     #[inline]
@@ -121,19 +144,7 @@ impl Model {
     ) -> crate::Result<()> {
         stats.pieces += 1;
         match self {
-            Model::Bpe(b) => {
-                // Offsets from the token bytes: BPE tokens partition the piece's raw bytes.
-                let mut at = p.start;
-                let mut n = 0u64;
-                let res = b.encode_each(p.raw, |id, len| {
-                    n += 1;
-                    let start = at;
-                    at += u64::from(len);
-                    out.token(Token { id, start, end: at })
-                });
-                stats.tokens += n;
-                res
-            }
+            Model::Bpe(b) => Self::encode_bpe_piece(b, p, scratch, out, stats),
             Model::WordPiece(w) => {
                 let subs = &mut scratch.subs;
                 subs.clear();

@@ -298,7 +298,7 @@ fn invalid_utf8_is_one_symbol_per_sequence_and_bytes_are_kept() {
 // Goldens from tiktoken (scripts/gen_tiktoken_goldens.py)
 
 use tokstream::pipeline::{self, DEFAULT_CHUNK_SIZE, StreamOptions, Token};
-use tokstream::subword::{Bpe, Model};
+use tokstream::subword::{Bpe, BpeCache, Model};
 
 /// (model name, rules name, pattern)
 const MODELS: [(&str, RuleSet); 3] = [
@@ -850,4 +850,139 @@ fn bad_tokenizer_json_is_an_error_naming_the_file() {
             "{name}: {stderr}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The ASCII fast path of the GPT rules and the BPE piece cache
+
+/// ASCII-heavy text (the fast path's domain) with a few non-ASCII characters at its edges.
+fn ascii_text() -> impl Strategy<Value = String> {
+    let mut a: Vec<char> = " \t\n\r'sdmtlvreSDMTLVREaA0b9xX.!?/,_-$\u{b}\u{c}\u{1}"
+        .chars()
+        .collect();
+    a.extend(" \n''  aaa".chars());
+    a.extend(['é', 'ſ', '\u{a0}', '中', '²', '\u{301}']);
+    prop::collection::vec(prop::sample::select(a), 0..80).prop_map(|v| v.into_iter().collect())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    #[test]
+    fn ascii_fast_path_equals_the_general_matcher(text in ascii_text()) {
+        for p in PATTERNS {
+            let general = gpt::pieces_general(p, text.as_bytes());
+            prop_assert_eq!(&gpt::pieces(p, text.as_bytes()), &general, "{:?} {:?}", p, text);
+            prop_assert_eq!(oracle_pieces(p, &text), general, "{:?} {:?}", p, text);
+        }
+    }
+}
+
+#[test]
+fn ascii_fast_path_equals_the_general_matcher_on_the_corpus() {
+    for name in CORPUS {
+        let input = text(name);
+        for p in PATTERNS {
+            assert!(
+                gpt::pieces(p, &input) == gpt::pieces_general(p, &input),
+                "{name}: {p:?}"
+            );
+        }
+    }
+}
+
+/// Pieces of every corpus file under `model`'s rules, as byte strings.
+fn corpus_pieces(model: &str) -> Vec<Vec<u8>> {
+    let Model::Bpe(b) = bpe_model(model) else {
+        unreachable!()
+    };
+    let mut out = Vec::new();
+    for name in CORPUS {
+        let input = text(name);
+        for (s, e) in gpt::pieces(b.pattern(), &input) {
+            out.push(input[s..e].to_vec());
+        }
+    }
+    out
+}
+
+fn encode_cached(b: &Bpe, piece: &[u8], cache: &mut BpeCache) -> Vec<(u32, u32)> {
+    let mut v = Vec::new();
+    b.encode_each_cached(piece, cache, |id, len| {
+        v.push((id, len));
+        Ok::<(), ()>(())
+    })
+    .unwrap();
+    v
+}
+
+#[test]
+fn piece_cache_gives_the_same_tokens_as_no_cache() {
+    for (model, _) in MODELS {
+        let Model::Bpe(b) = bpe_model(model) else {
+            unreachable!()
+        };
+        let pieces = corpus_pieces(model);
+        // The default cache, one that evicts all the time, and a fresh one per piece.
+        let mut big = BpeCache::default();
+        let mut tiny = BpeCache::with_slots(2);
+        let mut hits = 0;
+        for p in &pieces {
+            let mut want = Vec::new();
+            b.encode_piece(p, &mut want);
+            hits += usize::from(big.contains(p));
+            assert_eq!(encode_cached(b, p, &mut big), want, "{model}: {p:?}");
+            assert_eq!(encode_cached(b, p, &mut tiny), want, "{model}: {p:?}");
+            assert_eq!(
+                encode_cached(b, p, &mut BpeCache::with_slots(1)),
+                want,
+                "{model}: {p:?}"
+            );
+        }
+        // The cache is used: most multi-token short pieces of real text recur.
+        assert!(hits > pieces.len() / 50, "{model}: {hits} hits");
+    }
+}
+
+#[test]
+fn piece_cache_evicts_and_long_or_single_token_pieces_bypass_it() {
+    let Model::Bpe(b) = bpe_model("cl100k_base") else {
+        unreachable!()
+    };
+    let tokens = |p: &[u8]| {
+        let mut v = Vec::new();
+        b.encode_piece(p, &mut v);
+        v.len()
+    };
+    // Two pieces of 2-4 tokens and at most 16 bytes.
+    let (x, y): (&[u8], &[u8]) = (b" tokstreamx", b" unbelievably");
+    assert!((2..=tokstream::subword::bpe::CACHE_MAX_IDS).contains(&tokens(x)));
+    assert!((2..=tokstream::subword::bpe::CACHE_MAX_IDS).contains(&tokens(y)));
+    let mut c = BpeCache::with_slots(1);
+    assert!(c.is_empty());
+    encode_cached(b, x, &mut c);
+    assert!(c.contains(x) && c.len() == 1);
+    encode_cached(b, y, &mut c);
+    assert!(c.contains(y) && !c.contains(x), "one slot: y evicts x");
+    // A big cache keeps both.
+    let mut c = BpeCache::default();
+    encode_cached(b, x, &mut c);
+    encode_cached(b, y, &mut c);
+    assert!(c.contains(x) && c.contains(y) && c.len() == 2);
+    // Longer than CACHE_MAX_PIECE bytes, more than CACHE_MAX_IDS tokens, or one token:
+    // encoded but never stored.
+    let long = b" tokstreamtokstreamtokstream";
+    assert!(long.len() > tokstream::subword::bpe::CACHE_MAX_PIECE && tokens(long) > 1);
+    let many = "€€€€€".as_bytes();
+    assert!(many.len() <= 16 && tokens(many) > tokstream::subword::bpe::CACHE_MAX_IDS);
+    let one = b" the";
+    assert_eq!(tokens(one), 1);
+    let mut c = BpeCache::default();
+    for p in [&long[..], many, one] {
+        let mut want = Vec::new();
+        b.encode_piece(p, &mut want);
+        assert_eq!(encode_cached(b, p, &mut c), want);
+        assert!(!c.contains(p), "{p:?} was stored");
+    }
+    assert!(c.is_empty());
 }
