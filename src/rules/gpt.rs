@@ -51,6 +51,8 @@
 //! ORIGINAL bytes, so BPE encodes them and `decode(encode(x)) == x` for any bytes. Replacements
 //! are counted. With `strict_utf8` the first invalid sequence is an error naming its offset.
 
+use std::cell::Cell;
+
 use crate::error::{Error, ErrorKind};
 use crate::rules::{Piece, PieceKind, PieceSink};
 use crate::scan::utf8::{Decoded, decode};
@@ -190,11 +192,18 @@ fn class_of(c: u32) -> u8 {
 pub(crate) struct Text<'a> {
     b: &'a [u8],
     eof: bool,
+    /// Set when a character read was an invalid (or, at the end, incomplete) sequence: only
+    /// then can the piece hold invalid UTF-8 (every byte of a piece is read by the matcher).
+    bad: Cell<bool>,
 }
 
 impl<'a> Text<'a> {
     pub(crate) fn new(b: &'a [u8], eof: bool) -> Self {
-        Text { b, eof }
+        Text {
+            b,
+            eof,
+            bad: Cell::new(false),
+        }
     }
 
     /// The character at byte `i` (which must be a character boundary).
@@ -212,16 +221,22 @@ impl<'a> Text<'a> {
                     c: c as u32,
                     len: n,
                 }),
-                Decoded::Invalid(n) => Ok(Ch {
-                    cls: gpt_class(0xFFFD),
-                    c: 0xFFFD,
-                    len: n,
-                }),
-                Decoded::Incomplete if self.eof => Ok(Ch {
-                    cls: gpt_class(0xFFFD),
-                    c: 0xFFFD,
-                    len: self.b.len() - i,
-                }),
+                Decoded::Invalid(n) => {
+                    self.bad.set(true);
+                    Ok(Ch {
+                        cls: gpt_class(0xFFFD),
+                        c: 0xFFFD,
+                        len: n,
+                    })
+                }
+                Decoded::Incomplete if self.eof => {
+                    self.bad.set(true);
+                    Ok(Ch {
+                        cls: gpt_class(0xFFFD),
+                        c: 0xFFFD,
+                        len: self.b.len() - i,
+                    })
+                }
                 Decoded::Incomplete => Err(More),
             },
             None if self.eof => Ok(Ch {
@@ -243,6 +258,23 @@ impl<'a> Text<'a> {
                     break;
                 }
                 i += 1;
+            }
+            // Well-formed 3-byte characters (CJK, kana, Hangul, most BMP scripts) inline.
+            if let Some(&[b0, b1, b2]) = self.b.get(i..i + 3)
+                && b0 & 0xF0 == 0xE0
+                && b1 & 0xC0 == 0x80
+                && b2 & 0xC0 == 0x80
+            {
+                let cp =
+                    u32::from(b0 & 0x0F) << 12 | u32::from(b1 & 0x3F) << 6 | u32::from(b2 & 0x3F);
+                // Not overlong, not a surrogate.
+                if cp >= 0x800 && !(0xD800..0xE000).contains(&cp) {
+                    if !keep(gpt_class(cp)) {
+                        return Ok(i);
+                    }
+                    i += 3;
+                    continue;
+                }
             }
             let ch = self.ch(i)?;
             if ch.cls & END != 0 || !keep(ch.cls) {
@@ -905,7 +937,8 @@ impl GptSplitter {
                 continue;
             }
             let rest = &buf[i..];
-            match pattern.next(&Text::new(rest, eof)) {
+            let text = Text::new(rest, eof);
+            match pattern.next(&text) {
                 Ok(n) => {
                     debug_assert!(n > 0 && n <= rest.len());
                     let mut n = n;
@@ -918,7 +951,7 @@ impl GptSplitter {
                             continue;
                         }
                     }
-                    self.piece(&rest[..n], abs + i as u64, sink)?;
+                    self.piece(&rest[..n], abs + i as u64, text.bad.get(), sink)?;
                     i += n;
                 }
                 Err(More) => {
@@ -944,7 +977,7 @@ impl GptSplitter {
         sink: &mut S,
     ) -> crate::Result<()> {
         if self.cfg.split_long {
-            return self.piece(bytes, at, sink);
+            return self.piece(bytes, at, true, sink);
         }
         self.check_utf8(bytes, at)?;
         self.frag_start.get_or_insert(at);
@@ -954,14 +987,18 @@ impl GptSplitter {
         sink.raw_fragment(at, bytes)
     }
 
-    /// Report a piece (or the last part of a long one) and the line ends inside it.
+    /// Report a piece (or the last part of a long one) and the line ends inside it; `check`:
+    /// it may hold invalid UTF-8.
     fn piece<S: PieceSink + ?Sized>(
         &mut self,
         bytes: &[u8],
         at: u64,
+        check: bool,
         sink: &mut S,
     ) -> crate::Result<()> {
-        self.check_utf8(bytes, at)?;
+        if check {
+            self.check_utf8(bytes, at)?;
+        }
         let start = self.frag_start.take().unwrap_or(at);
         sink.piece(&Piece {
             start,

@@ -986,3 +986,34 @@ fn piece_cache_evicts_and_long_or_single_token_pieces_bypass_it() {
     }
     assert!(c.is_empty());
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    /// The engine counts exactly the sequences `from_utf8_lossy` replaces (it only checks the
+    /// pieces whose matching read an invalid sequence), for any bytes and chunking.
+    #[test]
+    fn replaced_sequences_are_counted_exactly(
+        bytes in prop::collection::vec(prop::sample::select(vec![
+            0x80u8, 0xBF, 0xC0, 0xC3, 0xA9, 0xE0, 0xE4, 0xB8, 0xAD, 0xED, 0xA0, 0xEF, 0xBF, 0xBD,
+            0xF0, 0x9F, 0x98, 0x80, 0xF4, 0x90, 0xFF, b'a', b' ', b'\n', b'1', b'!', b'\'',
+        ]), 0..120),
+        size in 1usize..50,
+    ) {
+        let lossy = String::from_utf8_lossy(&bytes);
+        let fffd = "\u{FFFD}".as_bytes();
+        let original = bytes.windows(3).filter(|w| *w == fffd).count();
+        let want = lossy.matches('\u{FFFD}').count() - original;
+        for p in PATTERNS {
+            let mut sink = PieceCollector::new(&bytes);
+            let st = tokstream::pipeline::run_rules(
+                &bytes[..],
+                Splitter::for_split(rules_of(p), false),
+                size,
+                &mut sink,
+            )
+            .unwrap();
+            prop_assert_eq!(st.replaced as usize, want, "{:?} {:?}", p, bytes);
+        }
+    }
+}
