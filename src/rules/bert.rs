@@ -13,8 +13,9 @@
 //! are therefore outside its span, and inside it they are part of the raw bytes.
 //!
 //! The per-character path (`on_char`) is the reference. Two fast paths give the same output
-//! and are tested against it on every scanner level: runs of printable ASCII go through the
-//! vectorized piece finder (`crate::scan`) and reach the sink as one [`AsciiBatch`]; BMP
+//! and are tested against it on every scanner level: runs of printable ASCII and CJK
+//! ideographs go through the vectorized piece finder (`crate::scan`) and reach the sink as one
+//! [`AsciiBatch`]; BMP
 //! characters are classified by one lookup in a per-setting table (`bmp_classes`) built from
 //! the same normalization steps. [`crate::scan::Level::Reference`] turns both off.
 //!
@@ -27,7 +28,7 @@ use crate::error::{Error, ErrorKind};
 use crate::rules::{ASCII_BUF, AsciiBatch, Piece, PieceKind, PieceSink, ascii_lowercase_into};
 use crate::scan::class::{BYTE_CLASS, PUNCT, WORD, WS};
 use crate::scan::utf8::{Decoded, decode};
-use crate::scan::{Scanner, Spans};
+use crate::scan::{CharClass, CharTable, Scanner, Spans};
 use crate::unicode::{is_bert_chinese, is_bert_control, is_bert_punct, strip_accents};
 
 /// Deleted characters after an unfinished word kept across chunk cuts before they are handed on
@@ -142,6 +143,8 @@ pub struct BertSplitter {
     ascii_buf: [u8; ASCII_BUF],
     /// What to do with each BMP character under this configuration.
     bmp: &'static [u8; 0x1_0000],
+    /// The non-ASCII characters the scanner's piece finder handles (see `char_table`).
+    chars: &'static CharTable,
 }
 
 impl BertSplitter {
@@ -162,6 +165,7 @@ impl BertSplitter {
             spans: Spans::default(),
             ascii_buf: [0; ASCII_BUF],
             bmp: bmp_classes(&cfg),
+            chars: char_table(&cfg),
         }
     }
 
@@ -235,9 +239,15 @@ impl BertSplitter {
         }
         while i < chunk.len() {
             let mut b = chunk[i];
-            if b < 0x80 && !self.word.active && self.scanner.has_piece_finder() {
-                // Vector fast path: ASCII pieces up to the next byte that needs this engine.
-                let stop = self.scanner.ascii_pieces(&chunk[i..], &mut self.spans);
+            // (2- and 3-byte characters may be characters the finder's table knows.)
+            let finder_may_start = b < 0x80 || (0xC2..=0xEF).contains(&b);
+            if finder_may_start && !self.word.active && self.scanner.has_piece_finder() {
+                // Vector fast path: ASCII pieces, CJK ideographs and the other characters of
+                // the table up to the next byte that needs this engine.
+                let table = Some(self.chars);
+                let stop = self
+                    .scanner
+                    .find_pieces(&chunk[i..], table, &mut self.spans);
                 self.emit_spans(chunk, i, ctx.chunk_abs, sink)?;
                 i += stop;
                 if i == chunk.len() {
@@ -461,6 +471,8 @@ impl BertSplitter {
             abs: chunk_abs + base as u64,
             starts: &self.spans.starts[..n],
             ends: &self.spans.ends[..n],
+            line_ends: self.spans.line_ends,
+            multibyte_words: self.spans.multibyte_words,
             lowercase: self.cfg.lowercase,
             keep_raw: self.cfg.keep_raw,
             norm_cap: self.cfg.norm_cap,
@@ -747,6 +759,26 @@ fn bmp_classes(cfg: &BertConfig) -> &'static [u8; 0x1_0000] {
             };
         }
         t
+    })
+}
+
+/// The non-ASCII characters the scanner's piece finder handles under `cfg`: those that
+/// normalize to themselves, as pieces of their own (CJK ideographs and punctuation:
+/// `CJK_SAME`, `PUNCT_SAME`) or as word characters (`WORD_SAME`).
+fn char_table(cfg: &BertConfig) -> &'static CharTable {
+    use std::sync::OnceLock;
+    static TABLES: [OnceLock<CharTable>; 16] = [const { OnceLock::new() }; 16];
+    let key = cfg.clean_text as usize
+        | (cfg.handle_chinese_chars as usize) << 1
+        | (cfg.strip_accents as usize) << 2
+        | (cfg.lowercase as usize) << 3;
+    TABLES[key].get_or_init(|| {
+        let classes = bmp_classes(cfg);
+        CharTable::new(|c| match classes[c as usize] {
+            CJK_SAME | PUNCT_SAME => CharClass::Single,
+            WORD_SAME => CharClass::Word,
+            _ => CharClass::Other,
+        })
     })
 }
 

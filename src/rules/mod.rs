@@ -271,10 +271,11 @@ pub trait PieceSink {
     }
 }
 
-/// ASCII pieces found by the vector scanner, in order: piece `k` is
-/// `text[starts[k]..ends[k]]`, a run of ASCII letters and digits or one ASCII punctuation
-/// character, at stream offset `abs + starts[k]` — or a line end, when it is a `\n`
-/// ([`AsciiBatch::is_line_end`]). Its normalized text is its ASCII lowercase
+/// Pieces found by the vector piece finder, in order: piece `k` is
+/// `text[starts[k]..ends[k]]`, a run of ASCII letters and digits, one ASCII punctuation
+/// character, or one non-ASCII character that is a piece of its own and normalizes to itself
+/// (a CJK ideograph, or punctuation like `，`: [`AsciiBatch::chars`] says one), at stream
+/// offset `abs + starts[k]` — or a line end, when it is a `\n` ([`AsciiBatch::is_line_end`]). Its normalized text is its ASCII lowercase
 /// when `lowercase` is set, else the bytes themselves; its alignment is the identity.
 pub struct AsciiBatch<'a> {
     /// The bytes the spans index.
@@ -285,6 +286,11 @@ pub struct AsciiBatch<'a> {
     pub starts: &'a [u32],
     /// Piece ends (exclusive).
     pub ends: &'a [u32],
+    /// How many entries are line ends rather than pieces.
+    pub line_ends: usize,
+    /// Some word contains a non-ASCII character (else every word is ASCII: one byte per
+    /// character).
+    pub multibyte_words: bool,
     /// The normalized text is the ASCII lowercase of the bytes.
     pub lowercase: bool,
     /// Report raw bytes in each [`Piece`].
@@ -313,15 +319,36 @@ impl AsciiBatch<'_> {
         self.text[self.starts[k] as usize] == b'\n'
     }
 
+    /// Number of characters of piece `k`.
+    #[inline(always)]
+    pub fn chars(&self, k: usize) -> usize {
+        let piece = &self.text[self.starts[k] as usize..self.ends[k] as usize];
+        if !self.multibyte_words && piece[0] < 0x80 {
+            piece.len()
+        } else {
+            piece.iter().filter(|&&b| b & 0xC0 != 0x80).count()
+        }
+    }
+
     /// Piece `k` as a [`Piece`], its normalized text built in `buf` when needed.
     #[inline(always)]
     pub fn piece<'b>(&'b self, k: usize, buf: &'b mut Vec<u8>) -> Piece<'b> {
         let (s, e) = (self.starts[k] as usize, self.ends[k] as usize);
         let word = &self.text[s..e];
-        let keep = word.len().min(self.norm_cap);
+        let chars = self.chars(k);
+        // At most `norm_cap` characters of normalized text.
+        let keep = if chars <= self.norm_cap {
+            word.len()
+        } else {
+            word.iter()
+                .enumerate()
+                .filter(|&(_, &b)| b & 0xC0 != 0x80)
+                .nth(self.norm_cap)
+                .map_or(word.len(), |(i, _)| i)
+        };
         let normalized: &[u8] = if keep == 0 {
             &[]
-        } else if !self.lowercase {
+        } else if !self.lowercase || word[0] >= 0x80 && chars == 1 {
             &word[..keep]
         } else {
             if buf.len() < keep {
@@ -379,13 +406,15 @@ pub(crate) fn ascii_lowercase_into<'b>(buf: &'b mut [u8], src: &[u8]) -> &'b [u8
     &buf[..n]
 }
 
-/// ASCII-lowercase the eight bytes of `x` (each byte must be ASCII).
+/// ASCII-lowercase the eight bytes of `x` (bytes `>= 0x80` are left alone).
 #[inline(always)]
 pub(crate) fn ascii_lowercase_u64(x: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
-    // High bit of each byte set iff the byte is >= 'A' and <= 'Z' (no carries: bytes < 0x80).
-    let upper = (x + ONES * (0x80 - b'A' as u64)) & !(x + ONES * (0x80 - b'Z' as u64 - 1));
-    x | ((upper & (ONES * 0x80)) >> 2)
+    // On the low seven bits of each byte no addition carries into the next byte; the high
+    // bit of each sum says >= 'A' and > 'Z'; `!x` drops bytes that were not ASCII.
+    let low7 = x & (ONES * 0x7F);
+    let upper = (low7 + ONES * (0x80 - b'A' as u64)) & !(low7 + ONES * (0x80 - b'Z' as u64 - 1));
+    x | ((upper & !x & (ONES * 0x80)) >> 2)
 }
 
 #[cfg(test)]
@@ -395,7 +424,8 @@ mod tests {
     #[test]
     fn swar_lowercase_equals_the_std_one() {
         let mut buf = [0u8; 256];
-        let all: Vec<u8> = (0u8..128).collect();
+        // Every byte value (non-ASCII bytes must come out unchanged), in every position.
+        let all: Vec<u8> = (0u8..=255).chain(0u8..=255).step_by(3).collect();
         for start in 0..all.len() {
             for len in 0..=(all.len() - start).min(40) {
                 let src = &all[start..start + len];

@@ -6,9 +6,9 @@
 
 use std::arch::aarch64::*;
 
-use super::Spans;
 use super::class::{NIBBLE_HI, NIBBLE_LO, NIBBLE_PUNCT, NIBBLE_WS};
-use super::generic::{self, BlockMasks, Classify};
+use super::generic::{self, BlockMasks, Classify, Utf8Masks};
+use super::{CharTable, Spans};
 
 struct Neon;
 
@@ -67,16 +67,47 @@ impl Classify for Neon {
             }
         }
     }
+
+    #[inline(always)]
+    unsafe fn utf8(block: &[u8; 64]) -> Utf8Masks {
+        // SAFETY: NEON is part of the aarch64 baseline; every load reads 16 bytes inside
+        // `block` (offsets 0, 16, 32, 48).
+        unsafe {
+            let mut cont = [vdupq_n_u8(0); 4];
+            let mut lead = [vdupq_n_u8(0); 4];
+            let mut e4 = [vdupq_n_u8(0); 4];
+            let mut ge = [vdupq_n_u8(0); 4];
+            for k in 0..4 {
+                let v = vld1q_u8(block.as_ptr().add(16 * k));
+                let top2 = vandq_u8(v, vdupq_n_u8(0xC0));
+                cont[k] = vceqq_u8(top2, vdupq_n_u8(0x80));
+                lead[k] = vcleq_u8(vsubq_u8(v, vdupq_n_u8(0xE5)), vdupq_n_u8(4));
+                e4[k] = vceqq_u8(v, vdupq_n_u8(0xE4));
+                ge[k] = vcgeq_u8(v, vdupq_n_u8(0xB8));
+            }
+            Utf8Masks {
+                cont: movemask64(cont),
+                lead_cjk: movemask64(lead),
+                lead_e4: movemask64(e4),
+                ge_b8: movemask64(ge),
+            }
+        }
+    }
 }
 
-pub(super) fn ascii_pieces_neon(input: &[u8], out: &mut Spans) -> usize {
+pub(super) fn find_pieces_neon(
+    input: &[u8],
+    singles: Option<&CharTable>,
+    out: &mut Spans,
+) -> usize {
     // SAFETY: NEON is part of the aarch64 baseline.
-    unsafe { generic::ascii_pieces::<Neon>(input, out) }
+    unsafe { generic::find_pieces::<Neon>(input, singles, out) }
 }
 
 /// Block masks of the NEON level, for tests.
 #[cfg(test)]
-pub(super) fn classify_all(block: &[u8; 64]) -> Vec<(&'static str, BlockMasks)> {
+pub(super) fn classify_all(block: &[u8; 64]) -> Vec<(&'static str, BlockMasks, Utf8Masks)> {
     // SAFETY: NEON is part of the aarch64 baseline.
-    vec![("neon", unsafe { Neon::classify(block) })]
+    let (m, u) = unsafe { (Neon::classify(block), Neon::utf8(block)) };
+    vec![("neon", m, u)]
 }

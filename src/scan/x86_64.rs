@@ -1,4 +1,5 @@
-//! x86-64 block classifiers: SSE4.2 (SSSE3 shuffles), AVX2 and AVX-512BW.
+//! x86-64 block classifiers: SSE4.2 (SSSE3 shuffles), AVX2 and AVX-512BW (+ VBMI2 for the
+//! index compression).
 //!
 //! Each classifier computes, for 64 bytes:
 //!
@@ -16,20 +17,32 @@
 
 use std::arch::x86_64::*;
 
-use super::Spans;
 use super::class::{NIBBLE_HI, NIBBLE_LO, NIBBLE_PUNCT, NIBBLE_WS};
-use super::generic::{self, BlockMasks, Classify};
+use super::generic::{self, BlockMasks, Classify, Utf8Masks};
+use super::{CharTable, Spans};
+
+// Every level also needs the bit instructions of its CPU generation (popcnt with SSE4.2;
+// BMI1/BMI2/LZCNT with AVX2): the mask walk counts and scans bits all the time.
 
 pub(super) fn sse42_available() -> bool {
-    is_x86_feature_detected!("sse4.2") && is_x86_feature_detected!("ssse3")
+    is_x86_feature_detected!("sse4.2")
+        && is_x86_feature_detected!("ssse3")
+        && is_x86_feature_detected!("popcnt")
 }
 
 pub(super) fn avx2_available() -> bool {
-    is_x86_feature_detected!("avx2")
+    sse42_available()
+        && is_x86_feature_detected!("avx2")
+        && is_x86_feature_detected!("bmi1")
+        && is_x86_feature_detected!("bmi2")
+        && is_x86_feature_detected!("lzcnt")
 }
 
 pub(super) fn avx512_available() -> bool {
-    is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw")
+    avx2_available()
+        && is_x86_feature_detected!("avx512f")
+        && is_x86_feature_detected!("avx512bw")
+        && is_x86_feature_detected!("avx512vbmi2")
 }
 
 struct Sse42;
@@ -66,6 +79,29 @@ impl Classify for Sse42 {
                 m.special |= (special as u64) << (16 * k);
             }
             m
+        }
+    }
+    #[inline(always)]
+    unsafe fn utf8(block: &[u8; 64]) -> Utf8Masks {
+        // SAFETY: the caller guarantees SSE2 (contract of `Classify::utf8`); every load reads
+        // 16 bytes inside `block` (offsets 0, 16, 32, 48).
+        unsafe {
+            let mut u = Utf8Masks::default();
+            for k in 0..4 {
+                let v = _mm_loadu_si128(block.as_ptr().add(16 * k).cast());
+                let top2 = _mm_and_si128(v, _mm_set1_epi8(0xC0u8 as i8));
+                let cont = _mm_cmpeq_epi8(top2, _mm_set1_epi8(0x80u8 as i8));
+                let t = _mm_sub_epi8(v, _mm_set1_epi8(0xE5u8 as i8));
+                let lead = _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(4)), t);
+                let e4 = _mm_cmpeq_epi8(v, _mm_set1_epi8(0xE4u8 as i8));
+                let ge = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0xB8u8 as i8)), v);
+                let sh = 16 * k;
+                u.cont |= (_mm_movemask_epi8(cont) as u32 as u64) << sh;
+                u.lead_cjk |= (_mm_movemask_epi8(lead) as u32 as u64) << sh;
+                u.lead_e4 |= (_mm_movemask_epi8(e4) as u32 as u64) << sh;
+                u.ge_b8 |= (_mm_movemask_epi8(ge) as u32 as u64) << sh;
+            }
+            u
         }
     }
 }
@@ -107,6 +143,29 @@ impl Classify for Avx2 {
             m
         }
     }
+    #[inline(always)]
+    unsafe fn utf8(block: &[u8; 64]) -> Utf8Masks {
+        // SAFETY: the caller guarantees AVX2 (contract of `Classify::utf8`); every load reads
+        // 32 bytes inside `block` (offsets 0 and 32).
+        unsafe {
+            let mut u = Utf8Masks::default();
+            for k in 0..2 {
+                let v = _mm256_loadu_si256(block.as_ptr().add(32 * k).cast());
+                let top2 = _mm256_and_si256(v, _mm256_set1_epi8(0xC0u8 as i8));
+                let cont = _mm256_cmpeq_epi8(top2, _mm256_set1_epi8(0x80u8 as i8));
+                let t = _mm256_sub_epi8(v, _mm256_set1_epi8(0xE5u8 as i8));
+                let lead = _mm256_cmpeq_epi8(_mm256_min_epu8(t, _mm256_set1_epi8(4)), t);
+                let e4 = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(0xE4u8 as i8));
+                let ge = _mm256_cmpeq_epi8(_mm256_max_epu8(v, _mm256_set1_epi8(0xB8u8 as i8)), v);
+                let sh = 32 * k;
+                u.cont |= (_mm256_movemask_epi8(cont) as u32 as u64) << sh;
+                u.lead_cjk |= (_mm256_movemask_epi8(lead) as u32 as u64) << sh;
+                u.lead_e4 |= (_mm256_movemask_epi8(e4) as u32 as u64) << sh;
+                u.ge_b8 |= (_mm256_movemask_epi8(ge) as u32 as u64) << sh;
+            }
+            u
+        }
+    }
 }
 
 struct Avx512;
@@ -138,59 +197,131 @@ impl Classify for Avx512 {
             }
         }
     }
+    #[inline(always)]
+    unsafe fn utf8(block: &[u8; 64]) -> Utf8Masks {
+        // SAFETY: the caller guarantees AVX-512F/BW (contract of `Classify::utf8`); the load
+        // reads exactly the 64 bytes of `block`.
+        unsafe {
+            let v = _mm512_loadu_si512(block.as_ptr().cast());
+            let top2 = _mm512_and_si512(v, _mm512_set1_epi8(0xC0u8 as i8));
+            let t = _mm512_sub_epi8(v, _mm512_set1_epi8(0xE5u8 as i8));
+            Utf8Masks {
+                cont: _mm512_cmpeq_epi8_mask(top2, _mm512_set1_epi8(0x80u8 as i8)),
+                lead_cjk: _mm512_cmple_epu8_mask(t, _mm512_set1_epi8(4)),
+                lead_e4: _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(0xE4u8 as i8)),
+                ge_b8: _mm512_cmpge_epu8_mask(v, _mm512_set1_epi8(0xB8u8 as i8)),
+            }
+        }
+    }
+
+    /// Compress the byte indices 0..63 by the mask (VBMI2, in a register: a compress to
+    /// memory is slow on some CPUs), then widen sixteen at a time to u32 and add `base`.
+    #[inline(always)]
+    unsafe fn flatten(out: &mut [u32], len: &mut usize, base: u32, bits: u64) {
+        const IOTA: [u8; 64] = {
+            let mut t = [0u8; 64];
+            let mut i = 0;
+            while i < 64 {
+                t[i] = i as u8;
+                i += 1;
+            }
+            t
+        };
+        let count = bits.count_ones() as usize;
+        assert!(*len + 64 <= out.len(), "span buffer without slack");
+        // SAFETY: the caller guarantees AVX-512F/BW/VBMI2 (contract of `Classify::flatten`);
+        // the IOTA load reads its 64 bytes; each store writes 16 u32 at `*len + 16 * k` for
+        // `16 * k < count <= 64`, so below `*len + 64 <= out.len()` (checked above).
+        unsafe {
+            let idx = _mm512_maskz_compress_epi8(bits, _mm512_loadu_si512(IOTA.as_ptr().cast()));
+            let base_v = _mm512_set1_epi32(base as i32);
+            let dst = out.as_mut_ptr().add(*len);
+            let mut k = 0;
+            while 16 * k < count {
+                let part = match k {
+                    0 => _mm512_castsi512_si128(idx),
+                    1 => _mm512_extracti32x4_epi32::<1>(idx),
+                    2 => _mm512_extracti32x4_epi32::<2>(idx),
+                    _ => _mm512_extracti32x4_epi32::<3>(idx),
+                };
+                let wide = _mm512_add_epi32(_mm512_cvtepu8_epi32(part), base_v);
+                _mm512_storeu_si512(dst.add(16 * k).cast(), wide);
+                k += 1;
+            }
+        }
+        *len += count;
+    }
 }
 
-#[target_feature(enable = "sse2,ssse3,sse4.2")]
-fn pieces_sse42(input: &[u8], out: &mut Spans) -> usize {
-    // SAFETY: this function is compiled with the features `Sse42::classify` needs.
-    unsafe { generic::ascii_pieces::<Sse42>(input, out) }
+#[target_feature(enable = "sse2,ssse3,sse4.2,popcnt")]
+fn pieces_sse42(input: &[u8], singles: Option<&CharTable>, out: &mut Spans) -> usize {
+    // SAFETY: this function is compiled with the features `Sse42` needs.
+    unsafe { generic::find_pieces::<Sse42>(input, singles, out) }
 }
 
-#[target_feature(enable = "avx2")]
-fn pieces_avx2(input: &[u8], out: &mut Spans) -> usize {
-    // SAFETY: this function is compiled with the features `Avx2::classify` needs.
-    unsafe { generic::ascii_pieces::<Avx2>(input, out) }
+#[target_feature(enable = "avx2,popcnt,bmi1,bmi2,lzcnt")]
+fn pieces_avx2(input: &[u8], singles: Option<&CharTable>, out: &mut Spans) -> usize {
+    // SAFETY: this function is compiled with the features `Avx2` needs.
+    unsafe { generic::find_pieces::<Avx2>(input, singles, out) }
 }
 
-#[target_feature(enable = "avx512f,avx512bw")]
-fn pieces_avx512(input: &[u8], out: &mut Spans) -> usize {
-    // SAFETY: this function is compiled with the features `Avx512::classify` needs.
-    unsafe { generic::ascii_pieces::<Avx512>(input, out) }
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi2,avx2,popcnt,bmi1,bmi2,lzcnt")]
+fn pieces_avx512(input: &[u8], singles: Option<&CharTable>, out: &mut Spans) -> usize {
+    // SAFETY: this function is compiled with the features `Avx512` needs.
+    unsafe { generic::find_pieces::<Avx512>(input, singles, out) }
 }
 
-pub(super) fn ascii_pieces_sse42(input: &[u8], out: &mut Spans) -> usize {
+pub(super) fn find_pieces_sse42(
+    input: &[u8],
+    singles: Option<&CharTable>,
+    out: &mut Spans,
+) -> usize {
     assert!(sse42_available(), "SSE4.2 is not available on this CPU");
     // SAFETY: the features were just checked.
-    unsafe { pieces_sse42(input, out) }
+    unsafe { pieces_sse42(input, singles, out) }
 }
 
-pub(super) fn ascii_pieces_avx2(input: &[u8], out: &mut Spans) -> usize {
+pub(super) fn find_pieces_avx2(
+    input: &[u8],
+    singles: Option<&CharTable>,
+    out: &mut Spans,
+) -> usize {
     assert!(avx2_available(), "AVX2 is not available on this CPU");
     // SAFETY: the features were just checked.
-    unsafe { pieces_avx2(input, out) }
+    unsafe { pieces_avx2(input, singles, out) }
 }
 
-pub(super) fn ascii_pieces_avx512(input: &[u8], out: &mut Spans) -> usize {
-    assert!(avx512_available(), "AVX-512BW is not available on this CPU");
+pub(super) fn find_pieces_avx512(
+    input: &[u8],
+    singles: Option<&CharTable>,
+    out: &mut Spans,
+) -> usize {
+    assert!(
+        avx512_available(),
+        "AVX-512BW/VBMI2 is not available on this CPU"
+    );
     // SAFETY: the features were just checked.
-    unsafe { pieces_avx512(input, out) }
+    unsafe { pieces_avx512(input, singles, out) }
 }
 
 /// Block masks of every vector level this CPU runs, for tests.
 #[cfg(test)]
-pub(super) fn classify_all(block: &[u8; 64]) -> Vec<(&'static str, BlockMasks)> {
+pub(super) fn classify_all(block: &[u8; 64]) -> Vec<(&'static str, BlockMasks, Utf8Masks)> {
     let mut out = Vec::new();
     if sse42_available() {
         // SAFETY: checked above.
-        out.push(("sse4.2", unsafe { Sse42::classify(block) }));
+        let (m, u) = unsafe { (Sse42::classify(block), Sse42::utf8(block)) };
+        out.push(("sse4.2", m, u));
     }
     if avx2_available() {
         // SAFETY: checked above.
-        out.push(("avx2", unsafe { Avx2::classify(block) }));
+        let (m, u) = unsafe { (Avx2::classify(block), Avx2::utf8(block)) };
+        out.push(("avx2", m, u));
     }
     if avx512_available() {
         // SAFETY: checked above.
-        out.push(("avx512", unsafe { Avx512::classify(block) }));
+        let (m, u) = unsafe { (Avx512::classify(block), Avx512::utf8(block)) };
+        out.push(("avx512", m, u));
     }
     out
 }

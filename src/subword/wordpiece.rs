@@ -489,8 +489,10 @@ impl WordPiece {
                 }
                 stats.pieces += 1;
                 let (start, end) = (batch.abs + s as u64, batch.abs + e as u64);
-                let chars = e - s; // ASCII: one byte per character
-                if chars <= limit {
+                // `keys[k - g0]` holds this piece's key only if its bytes fit (see above).
+                let has_key = e - s <= limit;
+                let chars = batch.chars(k);
+                if has_key {
                     let key = keys[k - g0];
                     if let Some(id) = self.initial.get_packed(key) {
                         stats.tokens += 1;
@@ -510,7 +512,7 @@ impl WordPiece {
                 }
                 let p = batch.piece(k, &mut buf);
                 subs.clear();
-                let ok = if chars <= INLINE {
+                let ok = if has_key {
                     self.encode_multi_cached(p.normalized, chars, keys[k - g0], cache, subs)
                 } else {
                     self.encode_word(p.normalized, chars, subs)
