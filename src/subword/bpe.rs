@@ -439,8 +439,9 @@ impl Bpe {
 
     /// [`Bpe::encode_each`] through a per-worker [`BpeCache`]: a piece of at most
     /// [`CACHE_MAX_PIECE`] bytes that is not one token (whole-piece lookup first) is looked up
-    /// in the cache; on a miss it is merged and stored if it has at most [`CACHE_MAX_IDS`]
-    /// tokens. Same tokens as without the cache.
+    /// in the cache; on a miss it is merged and stored if it has few enough tokens
+    /// ([`CACHE_MAX_IDS`], or [`CACHE_LONG_IDS`] for pieces over [`CACHE_SHORT_PIECE`] bytes).
+    /// Same tokens as without the cache.
     #[inline]
     pub fn encode_each_cached<E>(
         &self,
@@ -449,8 +450,11 @@ impl Bpe {
         mut f: impl FnMut(u32, u32) -> Result<(), E>,
     ) -> Result<(), E> {
         let n = piece.len();
-        if n > CACHE_MAX_PIECE || n == 0 {
-            return self.encode_each(piece, f);
+        if n > CACHE_SHORT_PIECE || n == 0 {
+            if n <= CACHE_MAX_PIECE && n > 0 {
+                return self.encode_long_cached(piece, cache, f);
+            }
+            return self.encode_uncached(piece, f);
         }
         let key = Packed::new(piece);
         if let Some(id) = self.whole.get_packed(key) {
@@ -468,6 +472,60 @@ impl Bpe {
         self.encode_miss(piece, key, slot, f)
     }
 
+    /// [`Bpe::encode_each_cached`] for pieces of 17 to [`CACHE_MAX_PIECE`] bytes (runs of
+    /// symbols such as `-----`, long words, CJK runs): the cache's second table.
+    #[inline(never)]
+    fn encode_long_cached<E>(
+        &self,
+        piece: &[u8],
+        cache: &mut BpeCache,
+        mut f: impl FnMut(u32, u32) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if let Some(id) = self.whole.get(piece) {
+            return f(id, piece.len() as u32);
+        }
+        let slot = cache.long_slot(piece);
+        let n = piece.len();
+        if usize::from(slot.len) == n && slot.bytes[..n] == *piece {
+            for k in 0..slot.n as usize {
+                f(slot.ids[k], u32::from(slot.lens[k]))?;
+            }
+            return Ok(());
+        }
+        let mut ids = [0u32; CACHE_MAX_PIECE];
+        let mut lens = [0u8; CACHE_MAX_PIECE];
+        let mut k = 0;
+        let _ = self.merge_parts(piece, |id, len| {
+            ids[k] = id;
+            lens[k] = len as u8;
+            k += 1;
+            Ok::<(), ()>(())
+        });
+        if k <= CACHE_LONG_IDS {
+            slot.len = n as u8;
+            slot.n = k as u8;
+            slot.bytes[..n].copy_from_slice(piece);
+            slot.ids.copy_from_slice(&ids[..CACHE_LONG_IDS]);
+            slot.lens.copy_from_slice(&lens[..CACHE_LONG_IDS]);
+        }
+        for j in 0..k {
+            f(ids[j], u32::from(lens[j]))?;
+        }
+        Ok(())
+    }
+
+    /// [`Bpe::encode_each`] out of line: the rare pieces too long for the cache (kept out of
+    /// the per-piece path so that it stays small).
+    #[cold]
+    #[inline(never)]
+    fn encode_uncached<E>(
+        &self,
+        piece: &[u8],
+        f: impl FnMut(u32, u32) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.encode_each(piece, f)
+    }
+
     /// A cache miss of [`Bpe::encode_each_cached`]: merge and store.
     #[inline(never)]
     fn encode_miss<E>(
@@ -477,8 +535,8 @@ impl Bpe {
         slot: &mut CacheSlot,
         mut f: impl FnMut(u32, u32) -> Result<(), E>,
     ) -> Result<(), E> {
-        let mut ids = [0u32; CACHE_MAX_PIECE];
-        let mut lens = [0u8; CACHE_MAX_PIECE];
+        let mut ids = [0u32; CACHE_SHORT_PIECE];
+        let mut lens = [0u8; CACHE_SHORT_PIECE];
         let mut k = 0;
         let _ = self.merge_parts(piece, |id, len| {
             ids[k] = id;
@@ -639,12 +697,53 @@ impl Bpe {
     }
 }
 
-/// Longest piece the [`BpeCache`] holds, in bytes (keys are stored inline).
-pub const CACHE_MAX_PIECE: usize = INLINE;
-/// Most tokens of a piece the [`BpeCache`] holds.
+/// Longest piece of the [`BpeCache`]'s main table, in bytes (keys packed inline).
+pub const CACHE_SHORT_PIECE: usize = INLINE;
+/// Most tokens of a piece in the main table.
 pub const CACHE_MAX_IDS: usize = 4;
-/// Default number of [`BpeCache`] slots (48 bytes each: 192 KiB, most of an L2 cache).
+/// Default number of main-table slots (48 bytes each: 192 KiB, most of an L2 cache).
 pub const CACHE_SLOTS: usize = 4096;
+/// Longest piece the [`BpeCache`] holds (in its second table), in bytes.
+pub const CACHE_MAX_PIECE: usize = 64;
+/// Most tokens of a piece in the second table.
+pub const CACHE_LONG_IDS: usize = 16;
+/// Number of second-table slots by default (148 bytes each: 148 KiB).
+pub const CACHE_LONG_SLOTS: usize = CACHE_SLOTS / 4;
+
+/// A cached piece of 17 to [`CACHE_MAX_PIECE`] bytes.
+#[derive(Clone, Copy, Debug)]
+struct LongSlot {
+    /// Piece length; 0 marks an empty slot.
+    len: u8,
+    n: u8,
+    bytes: [u8; CACHE_MAX_PIECE],
+    lens: [u8; CACHE_LONG_IDS],
+    ids: [u32; CACHE_LONG_IDS],
+}
+
+const EMPTY_LONG: LongSlot = LongSlot {
+    len: 0,
+    n: 0,
+    bytes: [0; CACHE_MAX_PIECE],
+    lens: [0; CACHE_LONG_IDS],
+    ids: [0; CACHE_LONG_IDS],
+};
+
+/// Slot of a piece of more than 8 bytes in a table of `size` (a power of two, at most 2^24)
+/// entries: its first and last 8 bytes and its length, multiplied and folded.
+#[inline(always)]
+fn long_index(piece: &[u8], size: usize) -> usize {
+    let n = piece.len();
+    let first = u64::from_le_bytes(piece[..8].try_into().unwrap_or_default());
+    let last = u64::from_le_bytes(piece[n - 8..].try_into().unwrap_or_default());
+    let h = first
+        .wrapping_add(n as u64)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ last.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    // High bits of a second multiply: every input bit reaches them.
+    let h = (h ^ (h >> 31)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (h >> 40) as usize & (size - 1)
+}
 
 /// One cached piece: its bytes (packed), and its tokens' ids and byte lengths.
 #[derive(Clone, Copy, Debug)]
@@ -668,9 +767,12 @@ fn empty_slot() -> CacheSlot {
 /// A bounded per-worker cache of encoded pieces: piece bytes → token ids.
 ///
 /// Direct-mapped (a piece has one slot, chosen by a hash of its bytes; a new piece evicts the
-/// old one), fixed size, no allocation per piece: the piece's bytes (at most
-/// [`CACHE_MAX_PIECE`]) and its ids (at most [`CACHE_MAX_IDS`]) are stored inline. Longer
-/// pieces, and pieces of more tokens, bypass it. It sits behind the whole-piece lookup (most
+/// old one), fixed size, no allocation per piece: the piece's bytes and its ids are stored
+/// inline. Two tables: pieces of at most [`CACHE_SHORT_PIECE`] bytes and [`CACHE_MAX_IDS`]
+/// tokens (keys packed in two words, compared as integers), and pieces of up to
+/// [`CACHE_MAX_PIECE`] bytes and [`CACHE_LONG_IDS`] tokens (compared as bytes; on real text
+/// these are runs of symbols such as `-----` lines, which cost hundreds of pair lookups each
+/// to merge, and long words). Longer pieces, and pieces of more tokens, bypass it. It sits behind the whole-piece lookup (most
 /// pieces of English are one token) and in front of merging: frequent words of two to four
 /// tokens cost tens of pair lookups each to merge, one probe here. (Probing it before the
 /// vocabulary, for single-token pieces too, was measured: more instructions and more cache
@@ -680,6 +782,8 @@ fn empty_slot() -> CacheSlot {
 pub struct BpeCache {
     slots: Vec<CacheSlot>,
     size: usize,
+    long: Vec<LongSlot>,
+    long_size: usize,
 }
 
 impl Default for BpeCache {
@@ -690,11 +794,24 @@ impl Default for BpeCache {
 
 impl BpeCache {
     /// A cache of `slots` entries (rounded up to a power of two), allocated on first use.
+    /// The second table (long pieces) has `slots / 4` entries, at least one.
     pub fn with_slots(slots: usize) -> Self {
+        let size = slots.max(1).next_power_of_two();
         BpeCache {
             slots: Vec::new(),
-            size: slots.max(1).next_power_of_two(),
+            size,
+            long: Vec::new(),
+            long_size: (size / 4).max(1),
         }
+    }
+
+    #[inline(always)]
+    fn long_slot(&mut self, piece: &[u8]) -> &mut LongSlot {
+        if self.long.is_empty() {
+            self.long = vec![EMPTY_LONG; self.long_size];
+        }
+        let i = long_index(piece, self.long_size);
+        &mut self.long[i]
     }
 
     #[inline(always)]
@@ -714,7 +831,15 @@ impl BpeCache {
 
     /// Is `piece` in the cache?
     pub fn contains(&self, piece: &[u8]) -> bool {
-        if piece.len() > CACHE_MAX_PIECE || self.slots.is_empty() {
+        let n = piece.len();
+        if n > CACHE_SHORT_PIECE {
+            if n > CACHE_MAX_PIECE || self.long.is_empty() {
+                return false;
+            }
+            let s = &self.long[long_index(piece, self.long_size)];
+            return usize::from(s.len) == n && s.bytes[..n] == *piece;
+        }
+        if self.slots.is_empty() {
             return false;
         }
         let key = Packed::new(piece);
@@ -725,6 +850,7 @@ impl BpeCache {
     /// Number of pieces held.
     pub fn len(&self) -> usize {
         self.slots.iter().filter(|s| s.n != 0).count()
+            + self.long.iter().filter(|s| s.len != 0).count()
     }
 
     /// True when no piece is held.

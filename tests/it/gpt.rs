@@ -969,9 +969,21 @@ fn piece_cache_evicts_and_long_or_single_token_pieces_bypass_it() {
     encode_cached(b, x, &mut c);
     encode_cached(b, y, &mut c);
     assert!(c.contains(x) && c.contains(y) && c.len() == 2);
+    // A piece of 17 to 64 bytes goes to the second table (one slot for 4 main slots).
+    let mid = b" tokstreamtokstreamtokstream";
+    assert!(mid.len() > tokstream::subword::bpe::CACHE_SHORT_PIECE && tokens(mid) > 1);
+    let mut c = BpeCache::with_slots(4);
+    encode_cached(b, mid, &mut c);
+    assert!(c.contains(mid) && c.len() == 1);
+    let mid2 = b" tokstreamtokstreamtokstreamx";
+    encode_cached(b, mid2, &mut c);
+    assert!(
+        c.contains(mid2) && !c.contains(mid),
+        "one long slot: evicted"
+    );
     // Longer than CACHE_MAX_PIECE bytes, more than CACHE_MAX_IDS tokens, or one token:
     // encoded but never stored.
-    let long = b" tokstreamtokstreamtokstream";
+    let long = b" tokstreamtokstreamtokstreamtokstreamtokstreamtokstreamtokstreamtokstream";
     assert!(long.len() > tokstream::subword::bpe::CACHE_MAX_PIECE && tokens(long) > 1);
     let many = "€€€€€".as_bytes();
     assert!(many.len() <= 16 && tokens(many) > tokstream::subword::bpe::CACHE_MAX_IDS);
