@@ -75,16 +75,17 @@ struct PairMap {
 }
 
 impl PairMap {
-    fn new(m: &FxHashMap<u64, u64>) -> PairMap {
-        let cap = (2 * m.len() + 1).next_power_of_two().max(16);
+    /// From `(key, value)` pairs; a repeated key keeps its last value.
+    fn new(entries: Vec<(u64, u64)>) -> PairMap {
+        let cap = (2 * entries.len() + 1).next_power_of_two().max(16);
         let mut t = PairMap {
             slots: vec![(NO_MERGE, NO_MERGE); cap].into_boxed_slice(),
             shift: 64 - cap.trailing_zeros(),
         };
         let mask = cap - 1;
-        for (&k, &v) in m {
+        for (k, v) in entries {
             let mut i = t.home(k);
-            while t.slots[i].0 != NO_MERGE {
+            while t.slots[i].0 != NO_MERGE && t.slots[i].0 != k {
                 i = (i + 1) & mask;
             }
             t.slots[i] = (k, v);
@@ -322,7 +323,8 @@ impl Bpe {
                 .get(&[b][..])
                 .ok_or_else(|| format!("byte {b:#04x} is not a token: not a byte-level BPE"))?;
         }
-        let mut pairs = FxHashMap::default();
+        // (key, value) in insertion order; PairMap keeps the last value of a repeated key.
+        let mut pairs: Vec<(u64, u64)> = Vec::new();
         let hf = merges.is_some();
         let mut ignore_merges = false;
         match merges {
@@ -330,14 +332,14 @@ impl Bpe {
                 for (bytes, id) in &ranks {
                     for k in 1..bytes.len() {
                         if let (Some(&a), Some(&b)) = (ids.get(&bytes[..k]), ids.get(&bytes[k..])) {
-                            pairs.insert(pair_key(a, b), u64::from(*id) << 32 | u64::from(*id));
+                            pairs.push((pair_key(a, b), u64::from(*id) << 32 | u64::from(*id)));
                         }
                     }
                 }
             }
             Some(m) => {
                 ignore_merges = m.ignore_merges;
-                pairs.reserve(m.merges.len());
+                pairs.reserve_exact(m.merges.len());
                 let mut joined = Vec::new();
                 for (rank, (l, r)) in m.merges.iter().enumerate() {
                     let get = |t: &[u8]| {
@@ -357,7 +359,7 @@ impl Bpe {
                     joined.extend_from_slice(r);
                     let id = get(&joined)?;
                     // A repeated pair keeps its last rank, as Hugging Face's map does.
-                    pairs.insert(pair_key(a, b), (rank as u64) << 32 | u64::from(id));
+                    pairs.push((pair_key(a, b), (rank as u64) << 32 | u64::from(id)));
                 }
             }
         }
@@ -366,7 +368,7 @@ impl Bpe {
             pattern,
             vocab: Vocab::from_tokens(by_id),
             whole: KeyMap::new([]),
-            pairs: PairMap::new(&pairs),
+            pairs: PairMap::new(pairs),
             byte_ids,
         };
         let mut whole: Vec<(&[u8], u32)> = ids.iter().map(|(b, &id)| (&b[..], id)).collect();
