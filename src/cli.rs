@@ -144,7 +144,8 @@ struct BenchArgs {
 
 #[derive(Args, Debug)]
 struct SplitArgs {
-    /// Pre-tokenizer rules: bert (lowercase, strip accents, as bert-base-uncased) or bert-cased.
+    /// Pre-tokenizer rules: bert (lowercase, strip accents, as bert-base-uncased), bert-cased,
+    /// gpt2, cl100k, o200k (tiktoken patterns) or whitespace (HF's Whitespace: \w+|[^\w\s]+).
     #[arg(long, value_name = "RULES", default_value = "bert")]
     rules: RuleSet,
     /// Output format: text (pieces separated by a space, a line per input line), jsonl

@@ -73,6 +73,8 @@ def main():
     # gpt_vs_fancy_regex: chunk size (u8), text.
     write("gpt_vs_fancy_regex", [bytes([i % 32]) + t for i, t in enumerate(ts)])
     write("bert_vs_reference", ts)
+    # whitespace_vs_reference: cut a (u16), cut b (u16), text.
+    write("whitespace_vs_reference", [u16(len(t) // 3) + u16(2 * len(t) // 3) + t for t in ts])
     write("bpe", ts)
     # wordpiece: mode 0 (bert vocabulary), then words as code-point ops (0xE0 | plane, lo, hi),
     # 0xFF between words; words are the lowercased whitespace-separated words of the texts.

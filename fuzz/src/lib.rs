@@ -6,11 +6,13 @@
 //! (SPEC.md): [`bert_ref`] (HF `BertNormalizer` + `BertPreTokenizer` on the whole text),
 //! [`gpt_ref`] (fancy-regex with tiktoken's exact patterns), [`wordpiece_ref`] (HF's
 //! greedy longest-match with a `HashMap<String, u32>`), [`bpe_ref`] (tiktoken's merge loop
-//! with byte-string concatenation). The collectors here record what the library reports.
+//! with byte-string concatenation), [`whitespace_ref`] (HF's `Whitespace` regex). The
+//! collectors here record what the library reports.
 
 pub mod bert_ref;
 pub mod bpe_ref;
 pub mod gpt_ref;
+pub mod whitespace_ref;
 pub mod wordpiece_ref;
 
 use std::fmt::Debug;

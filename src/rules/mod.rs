@@ -7,12 +7,14 @@
 
 pub mod bert;
 pub mod gpt;
+pub mod whitespace;
 
 use std::fmt;
 use std::str::FromStr;
 
 pub use bert::{BertConfig, BertSplitter};
 pub use gpt::{GptConfig, GptPattern, GptSplitter};
+pub use whitespace::{WhitespaceConfig, WhitespaceSplitter};
 
 /// A streaming rules engine of any rule set: the pipeline holds one of these per stream (or per
 /// independent chunk) and feeds it in order.
@@ -24,6 +26,8 @@ pub enum Splitter {
     Bert(BertSplitter),
     /// `gpt2`, `cl100k`, `o200k` (tiktoken patterns), or the pre-tokenizer of a BPE model.
     Gpt(GptSplitter),
+    /// `whitespace`: HF's `Whitespace` pre-tokenizer (`\w+|[^\w\s]+`).
+    Whitespace(WhitespaceSplitter),
 }
 
 impl Splitter {
@@ -43,6 +47,9 @@ impl Splitter {
                     ..GptConfig::new(pattern)
                 }))
             }
+            RuleSet::Whitespace => {
+                Splitter::Whitespace(WhitespaceSplitter::new(WhitespaceConfig { strict_utf8 }))
+            }
         }
     }
 
@@ -52,6 +59,7 @@ impl Splitter {
         match self {
             Splitter::Bert(b) => Splitter::Bert(b.fresh_at(pos)),
             Splitter::Gpt(g) => Splitter::Gpt(GptSplitter::new_at(*g.config(), pos)),
+            Splitter::Whitespace(w) => Splitter::Whitespace(w.fresh_at(pos)),
         }
     }
 
@@ -59,6 +67,7 @@ impl Splitter {
     pub fn reset_at(&mut self, pos: u64) {
         match self {
             Splitter::Bert(b) => b.reset_at(pos),
+            Splitter::Whitespace(w) => w.reset_at(pos),
             other => *other = other.fresh_at(pos),
         }
     }
@@ -73,6 +82,8 @@ impl Splitter {
             // See gpt::safe_cut: before a space or newline that follows an ASCII letter or
             // digit, or after a newline followed by one.
             Splitter::Gpt(_) => gpt::safe_cut(buf),
+            // After ASCII whitespace, as for BERT (see whitespace::safe_cut).
+            Splitter::Whitespace(_) => whitespace::safe_cut(buf),
         }
     }
 
@@ -80,6 +91,9 @@ impl Splitter {
     pub fn with_scanner(self, scanner: crate::scan::Scanner) -> Self {
         match self {
             Splitter::Bert(b) => Splitter::Bert(BertSplitter::with_scanner(*b.config(), scanner)),
+            Splitter::Whitespace(w) => {
+                Splitter::Whitespace(WhitespaceSplitter::with_scanner(*w.config(), scanner))
+            }
             // The GPT rules have no vectorized path yet.
             other => other,
         }
@@ -89,6 +103,7 @@ impl Splitter {
     pub fn level(&self) -> crate::scan::Level {
         match self {
             Splitter::Bert(b) => b.scanner().level(),
+            Splitter::Whitespace(w) => w.scanner().level(),
             _ => crate::scan::Level::Reference,
         }
     }
@@ -99,6 +114,7 @@ impl Splitter {
         match self {
             Splitter::Bert(b) => b.feed(chunk, sink),
             Splitter::Gpt(g) => g.feed(chunk, sink),
+            Splitter::Whitespace(w) => w.feed(chunk, sink),
         }
     }
 
@@ -107,6 +123,7 @@ impl Splitter {
         match self {
             Splitter::Bert(b) => b.finish(sink),
             Splitter::Gpt(g) => g.finish(sink),
+            Splitter::Whitespace(w) => w.finish(sink),
         }
     }
 
@@ -115,6 +132,7 @@ impl Splitter {
         match self {
             Splitter::Bert(b) => (b.replaced(), b.first_replaced()),
             Splitter::Gpt(g) => (g.replaced(), g.first_replaced()),
+            Splitter::Whitespace(w) => (w.replaced(), w.first_replaced()),
         }
     }
 
@@ -123,6 +141,7 @@ impl Splitter {
         match self {
             Splitter::Bert(b) => b.position(),
             Splitter::Gpt(g) => g.position(),
+            Splitter::Whitespace(w) => w.position(),
         }
     }
 }
@@ -141,6 +160,8 @@ pub enum RuleSet {
     Cl100k,
     /// tiktoken's o200k_base pattern.
     O200k,
+    /// HF's `Whitespace` pre-tokenizer: `\w+|[^\w\s]+` (word runs and punctuation runs).
+    Whitespace,
 }
 
 impl RuleSet {
@@ -151,6 +172,7 @@ impl RuleSet {
         RuleSet::Gpt2,
         RuleSet::Cl100k,
         RuleSet::O200k,
+        RuleSet::Whitespace,
     ];
 
     /// The name used on the command line.
@@ -161,6 +183,7 @@ impl RuleSet {
             RuleSet::Gpt2 => "gpt2",
             RuleSet::Cl100k => "cl100k",
             RuleSet::O200k => "o200k",
+            RuleSet::Whitespace => "whitespace",
         }
     }
 
@@ -208,7 +231,8 @@ impl FromStr for RuleSet {
 pub enum PieceKind {
     /// A run of word characters.
     Word,
-    /// A single punctuation character.
+    /// A single punctuation character (BERT), or a run of characters that are neither word
+    /// characters nor whitespace (`whitespace`: `...`, `);`).
     Punct,
     /// A CJK ideograph isolated by `handle_chinese_chars`.
     Cjk,

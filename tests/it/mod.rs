@@ -5,4 +5,5 @@ mod gpt;
 mod levels;
 mod pipeline;
 mod streaming;
+mod whitespace;
 mod wordpiece;
