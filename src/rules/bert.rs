@@ -239,9 +239,12 @@ impl BertSplitter {
         }
         while i < chunk.len() {
             let mut b = chunk[i];
-            // (2- and 3-byte characters may be characters the finder's table knows.)
-            let finder_may_start = b < 0x80 || (0xC2..=0xEF).contains(&b);
-            if finder_may_start && !self.word.active && self.scanner.has_piece_finder() {
+            // (A non-ASCII character starts a run only if the finder's table knows it: a call
+            // that stops at once costs a block classification.)
+            if !self.word.active
+                && self.scanner.has_piece_finder()
+                && (b < 0x80 || self.chars.class_at(chunk, i).0 > 0)
+            {
                 // Vector fast path: ASCII pieces, CJK ideographs and the other characters of
                 // the table up to the next byte that needs this engine.
                 let table = Some(self.chars);
@@ -473,6 +476,7 @@ impl BertSplitter {
             ends: &self.spans.ends[..n],
             line_ends: self.spans.line_ends,
             multibyte_words: self.spans.multibyte_words,
+            cjk: self.cfg.handle_chinese_chars,
             lowercase: self.cfg.lowercase,
             keep_raw: self.cfg.keep_raw,
             norm_cap: self.cfg.norm_cap,

@@ -315,6 +315,9 @@ pub struct AsciiBatch<'a> {
     /// Some word contains a non-ASCII character (else every word is ASCII: one byte per
     /// character).
     pub multibyte_words: bool,
+    /// CJK ideographs are pieces of their own (BERT's `handle_chinese_chars`): decides
+    /// whether a one-character piece is [`PieceKind::Cjk`] or a word.
+    pub cjk: bool,
     /// The normalized text is the ASCII lowercase of the bytes.
     pub lowercase: bool,
     /// Report raw bytes in each [`Piece`].
@@ -380,18 +383,27 @@ impl AsciiBatch<'_> {
             }
             ascii_lowercase_into(buf, &word[..keep])
         };
+        let kind = match crate::scan::utf8::decode(word) {
+            _ if word[0].is_ascii_punctuation() => PieceKind::Punct,
+            crate::scan::utf8::Decoded::Char(c, _) if chars == 1 && word[0] >= 0x80 => {
+                if self.cjk && crate::unicode::is_bert_chinese(c) {
+                    PieceKind::Cjk
+                } else if crate::unicode::is_bert_punct(c) {
+                    PieceKind::Punct
+                } else {
+                    PieceKind::Word
+                }
+            }
+            _ => PieceKind::Word,
+        };
         Piece {
             start: self.abs + s as u64,
             end: self.abs + e as u64,
             raw: if self.keep_raw { word } else { &[] },
             normalized,
             align: &[],
-            chars: word.len(),
-            kind: if word[0].is_ascii_punctuation() {
-                PieceKind::Punct
-            } else {
-                PieceKind::Word
-            },
+            chars,
+            kind,
         }
     }
 

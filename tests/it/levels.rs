@@ -194,3 +194,57 @@ fn normalized_text_respects_norm_cap_on_every_level() {
         }
     }
 }
+
+/// The piece finder's non-ASCII characters (CJK ideographs, one-character punctuation, word
+/// characters from the rule set's table) give the reference's pieces, normalized text (also
+/// cut by `norm_cap` inside a multibyte word), character counts and kinds under every BERT
+/// setting. Fuzz finding F3 (docs/fuzzing.md): U+F900, a CJK compatibility ideograph that
+/// the table treats as a single, was reported as a word under bert-cased.
+#[test]
+fn table_characters_match_the_reference_in_every_setting() {
+    use tokstream::rules::{BertConfig, BertSplitter, Piece, PieceKind, PieceSink};
+    type Rec = (u64, u64, Vec<u8>, usize, PieceKind);
+    struct Recs(Vec<Rec>);
+    impl PieceSink for Recs {
+        fn piece(&mut self, p: &Piece<'_>) -> tokstream::Result<()> {
+            self.0
+                .push((p.start, p.end, p.normalized.to_vec(), p.chars, p.kind));
+            Ok(())
+        }
+    }
+    let input = "豈 中 中文，ａｂ１２３ Ａ１b２ │x│ “quoted” 。、· １９９８年 \u{4dff}\u{4e00}\u{9fff}\u{a000} \
+                 ｗｏｒｄ，ＷＯＲＤ！ é Ｘ\n"
+        .repeat(3);
+    let settings = [
+        BertConfig::uncased(),
+        BertConfig::cased(),
+        BertConfig {
+            handle_chinese_chars: false,
+            ..BertConfig::uncased()
+        },
+        BertConfig {
+            handle_chinese_chars: false,
+            ..BertConfig::cased()
+        },
+    ];
+    for base in settings {
+        for cap in [0, 1, 2, 3, 1000] {
+            let cfg = BertConfig {
+                norm_cap: cap,
+                ..base
+            };
+            let run = |s: Scanner| {
+                let mut rules = BertSplitter::with_scanner(cfg, s);
+                let mut out = Recs(Vec::new());
+                rules.feed(input.as_bytes(), &mut out).unwrap();
+                rules.finish(&mut out).unwrap();
+                out.0
+            };
+            let want = run(reference().unwrap());
+            for s in levels() {
+                let got = run(s);
+                assert!(got == want, "level {} {cfg:?}:\n{got:?}\n{want:?}", s.level());
+            }
+        }
+    }
+}
