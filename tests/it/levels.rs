@@ -243,7 +243,11 @@ fn table_characters_match_the_reference_in_every_setting() {
             let want = run(reference().unwrap());
             for s in levels() {
                 let got = run(s);
-                assert!(got == want, "level {} {cfg:?}:\n{got:?}\n{want:?}", s.level());
+                assert!(
+                    got == want,
+                    "level {} {cfg:?}:\n{got:?}\n{want:?}",
+                    s.level()
+                );
             }
         }
     }
