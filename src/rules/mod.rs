@@ -350,8 +350,11 @@ impl AsciiBatch<'_> {
     #[inline(always)]
     pub fn chars(&self, k: usize) -> usize {
         let piece = &self.text[self.starts[k] as usize..self.ends[k] as usize];
-        if !self.multibyte_words && piece[0] < 0x80 {
+        let b0 = piece[0];
+        if b0 < 0x80 && !self.multibyte_words {
             piece.len()
+        } else if b0 >= 0x80 && piece.len() == crate::scan::utf8::sequence_len(b0) {
+            1 // a single (or a one-character word)
         } else {
             piece.iter().filter(|&&b| b & 0xC0 != 0x80).count()
         }

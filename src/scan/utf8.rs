@@ -13,6 +13,18 @@ pub enum Decoded {
     Incomplete,
 }
 
+/// Length of the UTF-8 sequence a well-formed character with first byte `lead` has (1 for
+/// ASCII; for a continuation or invalid byte the answer is meaningless).
+#[inline(always)]
+pub fn sequence_len(lead: u8) -> usize {
+    match lead {
+        0..0xC0 => 1,
+        0xC0..0xE0 => 2,
+        0xE0..0xF0 => 3,
+        _ => 4,
+    }
+}
+
 /// Decode the character at the start of `b` (which must not be empty).
 #[inline(always)]
 pub fn decode(b: &[u8]) -> Decoded {
