@@ -4,7 +4,7 @@ use std::io::Write;
 
 use super::Format;
 use super::json::JsonStr;
-use crate::rules::{Piece, PieceSink};
+use crate::rules::{AsciiBatch, Piece, PieceSink};
 
 /// Writes pre-token pieces in a [`Format`] and counts them.
 ///
@@ -65,6 +65,19 @@ impl<W: Write> PieceWriter<W> {
         Ok(())
     }
 
+    /// The default batch path: one [`Piece`] or line end at a time.
+    fn ascii_batch_each(&mut self, batch: &AsciiBatch<'_>) -> crate::Result<()> {
+        let mut buf = Vec::new();
+        for k in 0..batch.len() {
+            if batch.is_line_end(k) {
+                self.line_end(batch.abs + batch.starts[k] as u64)?;
+            } else {
+                self.piece(&batch.piece(k, &mut buf))?;
+            }
+        }
+        Ok(())
+    }
+
     fn write_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         match self.format {
             Format::Text => self.out.write_all(bytes),
@@ -91,6 +104,43 @@ impl<W: Write> PieceSink for PieceWriter<W> {
         }
         self.in_piece = false;
         Ok(())
+    }
+
+    /// `none` and `text` without a call per piece: they need only the bytes and the line
+    /// ends (`jsonl` takes the default path, one [`Piece`] at a time).
+    fn ascii_batch(&mut self, batch: &AsciiBatch<'_>) -> crate::Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        if self.in_piece {
+            // A piece begun by raw fragments ends before this batch's first entry.
+            return self.ascii_batch_each(batch);
+        }
+        match self.format {
+            Format::None => {
+                self.pieces += (batch.len() - batch.line_ends) as u64;
+                self.in_line = !batch.is_line_end(batch.len() - 1);
+                Ok(())
+            }
+            Format::Text => {
+                for k in 0..batch.len() {
+                    let (s, e) = (batch.starts[k] as usize, batch.ends[k] as usize);
+                    if batch.text[s] == b'\n' {
+                        self.out.write_all(b"\n")?;
+                        self.in_line = false;
+                    } else {
+                        if self.in_line {
+                            self.out.write_all(b" ")?;
+                        }
+                        self.out.write_all(&batch.text[s..e])?;
+                        self.in_line = true;
+                        self.pieces += 1;
+                    }
+                }
+                Ok(())
+            }
+            _ => self.ascii_batch_each(batch),
+        }
     }
 
     fn line_end(&mut self, _at: u64) -> crate::Result<()> {

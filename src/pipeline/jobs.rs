@@ -193,6 +193,27 @@ impl<S: PieceSink> PieceSink for Tracked<'_, S> {
         self.track.on_line_end();
         self.inner.line_end(at)
     }
+
+    /// The line state after a batch depends only on its first entry, whether it has a line
+    /// end, and its last entry: replay those three instead of every piece.
+    fn ascii_batch(&mut self, batch: &crate::rules::AsciiBatch<'_>) -> crate::Result<()> {
+        let n = batch.len();
+        if n > 0 {
+            let mut replay = |line_end: bool| {
+                if line_end {
+                    self.track.on_line_end();
+                } else {
+                    self.track.on_open(false);
+                }
+            };
+            replay(batch.is_line_end(0));
+            if batch.line_ends > 0 {
+                replay(true);
+            }
+            replay(batch.is_line_end(n - 1));
+        }
+        self.inner.ascii_batch(batch)
+    }
 }
 
 /// Feed one chunk (and finish the stream after the last one).

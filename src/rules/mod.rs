@@ -386,18 +386,21 @@ impl AsciiBatch<'_> {
             }
             ascii_lowercase_into(buf, &word[..keep])
         };
-        let kind = match crate::scan::utf8::decode(word) {
-            _ if word[0].is_ascii_punctuation() => PieceKind::Punct,
-            crate::scan::utf8::Decoded::Char(c, _) if chars == 1 && word[0] >= 0x80 => {
-                if self.cjk && crate::unicode::is_bert_chinese(c) {
-                    PieceKind::Cjk
-                } else if crate::unicode::is_bert_punct(c) {
-                    PieceKind::Punct
-                } else {
-                    PieceKind::Word
+        let kind = match word[0] {
+            b if b < 0x80 && b.is_ascii_punctuation() => PieceKind::Punct,
+            b if b < 0x80 || chars > 1 => PieceKind::Word,
+            _ => match crate::scan::utf8::decode(word) {
+                crate::scan::utf8::Decoded::Char(c, _) => {
+                    if self.cjk && crate::unicode::is_bert_chinese(c) {
+                        PieceKind::Cjk
+                    } else if crate::unicode::is_bert_punct(c) {
+                        PieceKind::Punct
+                    } else {
+                        PieceKind::Word
+                    }
                 }
-            }
-            _ => PieceKind::Word,
+                _ => PieceKind::Word,
+            },
         };
         Piece {
             start: self.abs + s as u64,
