@@ -1,11 +1,20 @@
-//! The parallel pipeline end to end (reader thread, workers, ordered delivery), encode with
-//! bert-base-uncased into `--format none` and `u32`, for 1 and 2 workers.
+//! The parallel pipeline end to end (reader thread, workers, ordered delivery), `-j 1` and
+//! `-j 2`, the detected scanner level, default chunk size (256 KiB).
 //!
-//! Every iteration asserts the token count of the sequential driver, so a pipeline that loses
-//! or duplicates work fails the bench (`cargo test --benches` runs each once).
+//! * `pipeline/bert-none/j<N>/<corpus>-<size>`: encode with bert-base-uncased into
+//!   `--format none`; en, zh, ja, ko, code, mixed at tiny (< 100 B), small (~1 KiB) and large
+//!   (8 MiB of the corpus, or the committed sample).
+//! * `pipeline/bert-u32/j<N>/<corpus>-large`: the same into `--format u32` (a writer that counts
+//!   the bytes; 4 per token is asserted too).
+//! * `pipeline/cl100k-none/j<N>/<corpus>-large`: encode with cl100k_base.
+//! * `pipeline/bert-none/j<N>/<corpus>-large+1`: the large inputs starting 1 byte past a
+//!   64-byte boundary.
+//! * `pipeline/{bert,cl100k}-none/j<N>/<case>`: the worst cases (`giant-word`, `punct`,
+//!   `emoji`, `spaces`; 3 MiB each).
 //!
-//! Input: the first `TOKSTREAM_BENCH_BYTES` (default 32 MiB) of `$TOKSTREAM_CORPUS/<name>.txt`
-//! when `TOKSTREAM_CORPUS` points at the shared corpus, else the samples in tests/data.
+//! Every iteration asserts the token count of the sequential driver (`encode_stream`, with the
+//! `reference` scanner level for BERT), so a pipeline that loses or duplicates work fails the
+//! bench (`cargo test --benches` runs each once).
 //!
 //! ```sh
 //! TOKSTREAM_CORPUS=/work/corpus-data cargo bench --bench pipeline
@@ -13,56 +22,119 @@
 
 #![allow(missing_docs)] // criterion's macros generate undocumented functions
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use tokstream::output::{Format, TokenWriter};
-use tokstream::pipeline::{self, PipelineBuilder, StreamOptions};
-use tokstream::subword::{Model, WordPiece};
+mod common;
 
-fn pipeline(c: &mut Criterion) {
-    let model = Model::WordPiece(WordPiece::bert_base_uncased());
+use std::cell::Cell;
+use std::io::Write;
+
+use common::{CountTokens, Input};
+use criterion::measurement::WallTime;
+use criterion::{
+    BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
+};
+use tokstream::output::Format;
+use tokstream::pipeline::{self, Pipeline, PipelineBuilder, StreamOptions};
+use tokstream::scan::{Level, Scanner};
+use tokstream::subword::{Bpe, Model, WordPiece};
+
+/// Counts the bytes written to it.
+struct CountBytes(u64);
+
+impl Write for CountBytes {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The token count of the sequential driver (reference scanner level).
+fn driver_count(model: &Model, text: &[u8]) -> u64 {
+    let opts = StreamOptions {
+        scanner: Scanner::with_level(Level::Reference),
+        ..Default::default()
+    };
+    let n = Cell::new(0);
+    let stats = pipeline::encode_stream(text, model, &opts, &mut CountTokens(&n)).unwrap();
+    assert_eq!(stats.tokens, n.get());
+    n.get()
+}
+
+/// `pipeline/<what>/j<N>/<input>` for N = 1 and 2.
+fn bench_jobs(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    pipelines: &[Pipeline],
+    what: &str,
+    model: &Model,
+    format: Format,
+    input: &Input,
+) {
+    let text = input.bytes();
+    let want = driver_count(model, text);
+    common::timing(g, text.len());
+    g.throughput(Throughput::Bytes(text.len() as u64));
+    for p in pipelines {
+        let id = BenchmarkId::new(format!("{what}/j{}", p.workers()), input.id());
+        g.bench_with_input(id, text, |b, text| {
+            b.iter(|| {
+                let mut out = CountBytes(0);
+                let s = p
+                    .write_encoded(model, text, format, &mut out, &mut ())
+                    .unwrap();
+                assert_eq!(s.tokens, want);
+                if format == Format::U32 {
+                    assert_eq!(out.0, 4 * want);
+                }
+            })
+        });
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let bert = Model::WordPiece(WordPiece::bert_base_uncased());
+    let cl100k = Model::Bpe(Bpe::builtin("cl100k_base").expect("embedded model"));
+    let pipelines: Vec<Pipeline> = [1, 2]
+        .iter()
+        .map(|&j| PipelineBuilder::new().workers(j).build().unwrap())
+        .collect();
+    let inputs = common::inputs(&common::NAMES);
+    let large: Vec<&Input> = inputs.iter().filter(|i| i.size == "large").collect();
+
     let mut g = c.benchmark_group("pipeline");
-    g.sample_size(10);
-    for name in ["en", "zh"] {
-        let corpus = corpus(name);
-        let text = &corpus[..];
-        let mut w = TokenWriter::new(std::io::sink(), Format::None, model.vocab_size()).unwrap();
-        let want = pipeline::encode_stream(text, &model, &StreamOptions::default(), &mut w)
-            .unwrap()
-            .tokens;
-        g.throughput(Throughput::Bytes(text.len() as u64));
-        for format in [Format::None, Format::U32] {
-            for workers in [1, 2] {
-                let p = PipelineBuilder::new().workers(workers).build().unwrap();
-                let id = BenchmarkId::new(format!("encode-{format}/j{workers}"), name);
-                g.bench_with_input(id, text, |b, text| {
-                    b.iter(|| {
-                        let s = p
-                            .write_encoded(&model, text, format, std::io::sink(), &mut ())
-                            .unwrap();
-                        assert_eq!(s.tokens, want);
-                    })
-                });
-            }
-        }
+    for input in &inputs {
+        bench_jobs(&mut g, &pipelines, "bert-none", &bert, Format::None, input);
+    }
+    for input in &large {
+        bench_jobs(&mut g, &pipelines, "bert-u32", &bert, Format::U32, input);
+    }
+    for input in &large {
+        bench_jobs(
+            &mut g,
+            &pipelines,
+            "cl100k-none",
+            &cl100k,
+            Format::None,
+            input,
+        );
+    }
+    for input in &common::misaligned(&inputs) {
+        bench_jobs(&mut g, &pipelines, "bert-none", &bert, Format::None, input);
+    }
+    for input in &common::worst_cases() {
+        bench_jobs(&mut g, &pipelines, "bert-none", &bert, Format::None, input);
+        bench_jobs(
+            &mut g,
+            &pipelines,
+            "cl100k-none",
+            &cl100k,
+            Format::None,
+            input,
+        );
     }
     g.finish();
 }
 
-/// The bench input named `name` (see the module docs).
-fn corpus(name: &str) -> Vec<u8> {
-    let limit: usize = std::env::var("TOKSTREAM_BENCH_BYTES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(32 << 20);
-    let big = std::env::var_os("TOKSTREAM_CORPUS")
-        .map(|d| std::path::PathBuf::from(d).join(format!("{name}.txt")));
-    if let Some(mut t) = big.and_then(|p| std::fs::read(p).ok()) {
-        t.truncate(limit);
-        return t;
-    }
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/{name}.txt"));
-    std::fs::read(p).expect("tests/data sample")
-}
-
-criterion_group!(benches, pipeline);
+criterion_group!(benches, bench);
 criterion_main!(benches);
