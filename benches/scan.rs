@@ -13,27 +13,10 @@
 
 mod common;
 
+use common::CountPieces;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use tokstream::rules::{AsciiBatch, BertConfig, BertSplitter, Piece, PieceSink};
+use tokstream::rules::{BertConfig, BertSplitter};
 use tokstream::scan::{Level, Scanner};
-
-/// Counts pieces; line ends are not pieces.
-#[derive(Default)]
-struct CountPieces(u64);
-
-impl PieceSink for CountPieces {
-    #[inline]
-    fn piece(&mut self, _p: &Piece<'_>) -> tokstream::Result<()> {
-        self.0 += 1;
-        Ok(())
-    }
-
-    #[inline]
-    fn ascii_batch(&mut self, batch: &AsciiBatch<'_>) -> tokstream::Result<()> {
-        self.0 += (batch.len() - batch.line_ends) as u64;
-        Ok(())
-    }
-}
 
 fn count_pieces(text: &[u8], scanner: Scanner) -> u64 {
     let cfg = BertConfig {

@@ -558,7 +558,7 @@ impl BertSplitter {
                 w.identity = false;
                 let mut o = 0;
                 while o < w.norm.len() {
-                    let l = utf8_len(w.norm[o]);
+                    let l = crate::scan::utf8::sequence_len(w.norm[o]);
                     let (a, b) = (w.start + o as u64, w.start + (o + l) as u64);
                     w.align.extend(std::iter::repeat_n((a, b), l));
                     o += l;
@@ -784,17 +784,6 @@ fn char_table(cfg: &BertConfig) -> &'static CharTable {
             _ => CharClass::Other,
         })
     })
-}
-
-/// Length of the UTF-8 sequence that starts with `lead` (a valid lead byte).
-#[inline]
-fn utf8_len(lead: u8) -> usize {
-    match lead {
-        0..0x80 => 1,
-        0xC0..0xE0 => 2,
-        0xE0..0xF0 => 3,
-        _ => 4,
-    }
 }
 
 /// HF's `is_whitespace` for BERT: `\t \n \r` and `char::is_whitespace`.

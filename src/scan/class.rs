@@ -74,21 +74,6 @@ const fn nibble_table(high: bool) -> [u8; 16] {
     t
 }
 
-/// True if `input[i..]` starts with a CJK ideograph U+4E00..=U+9FFF (three bytes: a lead
-/// `0xE4` with a second byte `>= 0xB8`, or a lead `0xE5..=0xE9`, then two continuation
-/// bytes). These are the only non-ASCII characters the piece finder handles: each is a piece
-/// of its own under BERT's CJK rule and normalizes to itself (no case, no decomposition).
-#[inline]
-pub fn cjk_ideograph_at(input: &[u8], i: usize) -> bool {
-    let cont = |j: usize| input.get(j).is_some_and(|&b| b & 0xC0 == 0x80);
-    let lead_ok = match input[i] {
-        0xE5..=0xE9 => true,
-        0xE4 => input.get(i + 1).is_some_and(|&b| b >= 0xB8),
-        _ => false,
-    };
-    lead_ok && cont(i + 1) && cont(i + 2)
-}
-
 /// Low-nibble lookup table.
 pub static NIBBLE_LO: [u8; 16] = nibble_table(false);
 /// High-nibble lookup table.
@@ -114,26 +99,6 @@ mod tests {
             assert_eq!(BYTE_CLASS[b as usize], want, "{b:#x}");
         }
         assert!(BYTE_CLASS[128..].iter().all(|&c| c == HIGH));
-    }
-
-    #[test]
-    fn cjk_ideographs_are_exactly_u4e00_to_u9fff() {
-        for cp in 0x800..0x1_0000u32 {
-            let Some(c) = char::from_u32(cp) else {
-                continue;
-            };
-            let mut buf = [0u8; 4];
-            let bytes = c.encode_utf8(&mut buf).as_bytes();
-            assert_eq!(
-                cjk_ideograph_at(bytes, 0),
-                (0x4E00..=0x9FFF).contains(&cp),
-                "U+{cp:04X}"
-            );
-            assert!(crate::unicode::is_bert_chinese(c) || !cjk_ideograph_at(bytes, 0));
-            // Cut short or followed by a non-continuation byte: not a character.
-            assert!(!cjk_ideograph_at(&bytes[..2], 0));
-            assert!(!cjk_ideograph_at(&[bytes[0], bytes[1], b'a'], 0));
-        }
     }
 
     #[test]
