@@ -331,4 +331,9 @@ impl TokenSink for CountTokens<'_> {
         self.0.set(self.0.get() + 1);
         Ok(())
     }
+    #[inline]
+    fn tokens(&mut self, ts: &[Token]) -> tokstream::Result<()> {
+        self.0.set(self.0.get() + ts.len() as u64);
+        Ok(())
+    }
 }

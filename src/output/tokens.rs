@@ -72,6 +72,36 @@ impl<W: Write> TokenWriter<W> {
         Ok(())
     }
 
+    /// Write a run of tokens (no line end between them): the same bytes as
+    /// [`TokenWriter::token`] on each, with the format decided once.
+    #[inline]
+    pub fn tokens(&mut self, ts: &[crate::pipeline::Token]) -> crate::Result<()> {
+        match self.format {
+            Format::U32 => {
+                self.ids32.extend(ts.iter().map(|t| t.id.to_le()));
+                if self.ids32.len() >= BINARY_BATCH {
+                    self.flush_ids()?;
+                }
+            }
+            Format::U16 => {
+                // Checked against the vocabulary size in `new`.
+                self.ids16.extend(ts.iter().map(|t| (t.id as u16).to_le()));
+                if self.ids16.len() >= BINARY_BATCH {
+                    self.flush_ids()?;
+                }
+            }
+            Format::None => {}
+            Format::Text | Format::Jsonl => {
+                for t in ts {
+                    self.token(t.id, t.start, t.end)?;
+                }
+                return Ok(());
+            }
+        }
+        self.in_line |= !ts.is_empty();
+        Ok(())
+    }
+
     /// The end of an input line.
     pub fn line_end(&mut self) -> crate::Result<()> {
         match self.format {

@@ -177,6 +177,13 @@ impl<S: TokenSink> TokenSink for Tracked<'_, S> {
         self.track.on_line_end();
         self.inner.line_end()
     }
+    #[inline]
+    fn tokens(&mut self, ts: &[Token]) -> crate::Result<()> {
+        if !ts.is_empty() {
+            self.track.on_open(false);
+        }
+        self.inner.tokens(ts)
+    }
 }
 
 impl<S: PieceSink> PieceSink for Tracked<'_, S> {
@@ -381,6 +388,10 @@ impl TokenSink for TokenBatch {
     }
     fn line_end(&mut self) -> crate::Result<()> {
         self.line_ends.push(self.tokens.len());
+        Ok(())
+    }
+    fn tokens(&mut self, ts: &[Token]) -> crate::Result<()> {
+        self.tokens.extend_from_slice(ts);
         Ok(())
     }
 }

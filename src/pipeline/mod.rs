@@ -116,11 +116,24 @@ pub trait TokenSink {
     fn line_end(&mut self) -> crate::Result<()> {
         Ok(())
     }
+    /// A run of tokens with no line end between them: the same as [`TokenSink::token`] on
+    /// each. Encoders hand over their tokens in runs so that a sink pays its per-call costs
+    /// (format dispatch, line-state bookkeeping) once per run rather than once per token.
+    fn tokens(&mut self, ts: &[Token]) -> crate::Result<()> {
+        for &t in ts {
+            self.token(t)?;
+        }
+        Ok(())
+    }
 }
 
 impl TokenSink for Vec<Token> {
     fn token(&mut self, t: Token) -> crate::Result<()> {
         self.push(t);
+        Ok(())
+    }
+    fn tokens(&mut self, ts: &[Token]) -> crate::Result<()> {
+        self.extend_from_slice(ts);
         Ok(())
     }
 }
@@ -131,6 +144,9 @@ impl<W: Write> TokenSink for TokenWriter<W> {
     }
     fn line_end(&mut self) -> crate::Result<()> {
         TokenWriter::line_end(self)
+    }
+    fn tokens(&mut self, ts: &[Token]) -> crate::Result<()> {
+        TokenWriter::tokens(self, ts)
     }
 }
 
@@ -224,6 +240,9 @@ impl<T: TokenSink + ?Sized> TokenSink for &mut T {
     }
     fn line_end(&mut self) -> crate::Result<()> {
         (**self).line_end()
+    }
+    fn tokens(&mut self, ts: &[Token]) -> crate::Result<()> {
+        (**self).tokens(ts)
     }
 }
 

@@ -48,6 +48,16 @@ use std::sync::OnceLock;
 
 pub use generic::{BlockMasks, Utf8Masks};
 
+/// Start loading the cache line of `*p` (for hash probes issued a group at a time); a no-op
+/// where no prefetch instruction is wired up.
+#[inline(always)]
+pub fn prefetch<T>(p: &T) {
+    #[cfg(target_arch = "x86_64")]
+    x86_64::prefetch(p);
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// Most spans [`Scanner::find_pieces`] returns per call: bounds the span buffer.
 pub const MAX_SPANS: usize = 4096;
 

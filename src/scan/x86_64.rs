@@ -325,3 +325,16 @@ pub(super) fn classify_all(block: &[u8; 64]) -> Vec<(&'static str, BlockMasks, U
     }
     out
 }
+
+/// Ask for the cache line holding `*p` without waiting for it (`prefetcht0`): unlike a load,
+/// a prefetch retires at once, so a group of them never fills the reorder buffer.
+#[inline(always)]
+pub(crate) fn prefetch<T>(p: &T) {
+    // SAFETY: SSE is part of the x86-64 baseline; a prefetch never faults and `p` is a valid
+    // reference anyway.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+            (p as *const T).cast::<i8>(),
+        )
+    }
+}

@@ -18,6 +18,8 @@ use wordpiece::SubToken;
 #[derive(Default)]
 pub struct EncodeScratch {
     subs: Vec<SubToken>,
+    /// A run of tokens on its way to the sink.
+    run: Vec<Token>,
     words: WordCache,
     pieces: BpeCache,
 }
@@ -92,9 +94,14 @@ impl Model {
         stats: &mut Stats,
     ) -> crate::Result<()> {
         match self {
-            Model::WordPiece(w) => {
-                w.encode_ascii_batch(batch, &mut scratch.words, &mut scratch.subs, out, stats)
-            }
+            Model::WordPiece(w) => w.encode_ascii_batch(
+                batch,
+                &mut scratch.words,
+                &mut scratch.subs,
+                &mut scratch.run,
+                out,
+                stats,
+            ),
             #[allow(unreachable_patterns)]
             _ => {
                 let mut buf = Vec::with_capacity(crate::rules::ASCII_BUF);

@@ -58,6 +58,10 @@ pub struct WordPiece {
     vocab: Vocab,
     initial: KeyMap,
     continuation: KeyMap,
+    /// Which token lengths can start with a given pair of bytes, for each map (see
+    /// [`LengthFilter`]).
+    initial_lens: LengthFilter,
+    continuation_lens: LengthFilter,
     unk_id: u32,
     cfg: WordPieceConfig,
     normalizer: BertConfig,
@@ -101,11 +105,20 @@ impl WordPiece {
             ));
         };
         let vocab = Vocab::from_tokens(by_id);
+        let initial_lens = LengthFilter::new(initial.keys().map(|t| &t[..]));
+        let continuation_lens = LengthFilter::new(
+            initial
+                .keys()
+                .filter(|t| t.starts_with(prefix))
+                .map(|t| &t[prefix.len()..]),
+        );
         let initial = KeyMap::new(initial.iter().map(|(t, &id)| (&t[..], id)));
         Ok(WordPiece {
             vocab,
             initial,
             continuation,
+            initial_lens,
+            continuation_lens,
             unk_id,
             cfg,
             normalizer,
@@ -334,6 +347,93 @@ impl WordPiece {
     }
 }
 
+/// For each pair of first bytes (hashed to 4096 buckets), the set of lengths (bit `l` for
+/// `l` bytes, 2 to [`INLINE`]) of the tokens that start with a pair in that bucket.
+///
+/// The greedy matcher tries candidates from the longest down; most lengths have no token with
+/// the candidate's first two bytes, and the filter skips their probes. A bucket shared by two
+/// pairs only lets more lengths through, so the result cannot change.
+#[derive(Clone, Debug)]
+struct LengthFilter(Box<[u32; 4096]>);
+
+impl LengthFilter {
+    fn new<'a>(tokens: impl Iterator<Item = &'a [u8]>) -> Self {
+        let mut f = LengthFilter(Box::new([0; 4096]));
+        for t in tokens {
+            if (2..=INLINE).contains(&t.len()) {
+                f.0[Self::bucket(t[0], t[1])] |= 1 << t.len();
+            }
+        }
+        f
+    }
+
+    #[inline(always)]
+    fn bucket(b0: u8, b1: u8) -> usize {
+        ((u32::from(b0) | u32::from(b1) << 8).wrapping_mul(0x9E37_79B1) >> 20) as usize
+    }
+
+    /// The lengths worth probing for a candidate starting with `b0 b1`: the filter's, and 1.
+    #[inline(always)]
+    fn lengths(&self, b0: u8, b1: u8) -> u32 {
+        self.0[Self::bucket(b0, b1)] | 1 << 1
+    }
+}
+
+impl WordPiece {
+    /// [`WordPiece::encode_word`] for an ASCII word of 1 to [`INLINE`] bytes given as its
+    /// packed key: the same tokens, with every candidate cut from the key in registers and
+    /// only the candidate lengths the [`LengthFilter`] lets through probed.
+    fn encode_short_ascii(&self, word: Packed, out: &mut Vec<SubToken>) -> bool {
+        debug_assert!(!word.is_empty() && word.len() <= INLINE);
+        let n = word.len();
+        let (lo, hi) = word.words();
+        let w = u128::from(lo) | u128::from(hi) << 64;
+        let mark = out.len();
+        let mut start = 0;
+        while start < n {
+            let (map, filter) = if start == 0 {
+                (&self.initial, &self.initial_lens)
+            } else {
+                (&self.continuation, &self.continuation_lens)
+            };
+            let rest = w >> (8 * start);
+            // Lengths 1..=n - start.
+            let mut lens = filter.lengths(rest as u8, (rest >> 8) as u8) & ((2 << (n - start)) - 2);
+            // The candidates' probes depend on nothing but the word: start them all (each is
+            // likely a cache miss) before resolving the first.
+            let mut cands = [(Packed::new(&[]), 0usize); INLINE];
+            let mut m = 0;
+            while lens != 0 {
+                let len = 31 - lens.leading_zeros() as usize;
+                lens &= !(1 << len);
+                let cand = rest & (u128::MAX >> (128 - 8 * len));
+                let key = Packed::from_parts(cand as u64, (cand >> 64) as u64, len);
+                cands[m] = (key, map.start(key));
+                m += 1;
+            }
+            let found = cands[..m]
+                .iter()
+                .find_map(|&(key, home)| Some((map.get_from(key, home)?, key.len())));
+            let Some((id, len)) = found else {
+                out.truncate(mark);
+                out.push(SubToken {
+                    id: self.unk_id,
+                    start: 0,
+                    end: n,
+                });
+                return false;
+            };
+            out.push(SubToken {
+                id,
+                start,
+                end: start + len,
+            });
+            start += len;
+        }
+        true
+    }
+}
+
 /// Most tokens a cached word may have.
 const CACHE_TOKENS: usize = 4;
 /// Cache entries (a power of two): 4096 × 40 bytes = 160 KiB, within L2 next to the vocabulary.
@@ -420,7 +520,12 @@ impl WordPiece {
             return slot.ok;
         }
         let mark = out.len();
-        let ok = self.encode_word(word, chars, out);
+        let (lo, hi) = key.words();
+        let ok = if (lo | hi) & 0x8080_8080_8080_8080 == 0 {
+            self.encode_short_ascii(key, out)
+        } else {
+            self.encode_word(word, chars, out)
+        };
         let new = &out[mark..];
         if new.len() <= CACHE_TOKENS {
             let mut e = CacheEntry {
@@ -439,105 +544,165 @@ impl WordPiece {
     }
 }
 
-/// ASCII pieces whose vocabulary probes are issued together (enough to cover memory latency,
-/// few enough to stay in registers and L1).
+/// Pieces whose vocabulary probes are issued together (enough to cover memory latency, few
+/// enough to stay in registers and L1); also the longest run of tokens handed to the sink.
 const PROBE_GROUP: usize = 32;
 
+/// Hand `run` to `out` (one call per run: see [`TokenSink::tokens`]) and count it.
+#[inline(always)]
+fn flush<T: TokenSink + ?Sized>(
+    run: &mut Vec<Token>,
+    out: &mut T,
+    stats: &mut Stats,
+) -> crate::Result<()> {
+    if !run.is_empty() {
+        stats.tokens += run.len() as u64;
+        out.tokens(run)?;
+        run.clear();
+    }
+    Ok(())
+}
+
 impl WordPiece {
-    /// Encode a batch of ASCII pieces (see [`AsciiBatch`]): same tokens as encoding each piece
-    /// with [`WordPiece::encode_word_cached`], faster.
+    /// Encode a batch of pieces from the vector scanner (see [`AsciiBatch`]): same tokens as
+    /// encoding each piece with [`WordPiece::encode_word_cached`], faster.
     ///
-    /// Most pieces are one token. For a group of pieces, pass 1 packs each (lowercased in
-    /// registers) and touches its vocabulary slot, so the cache misses of the whole group are
-    /// in flight at once; pass 2 looks them up, now mostly in cache. Pieces that are not one
-    /// token go the general way.
+    /// Most pieces are one token. For a group of pieces, pass 1 packs each (one masked
+    /// 16-byte load, lowercased in registers) and touches its vocabulary slot, so the cache
+    /// misses of the whole group are in flight at once; pass 2 looks them up, now mostly in
+    /// cache, and appends the hits to a run of tokens that goes to the sink in one call.
+    /// Pieces that are not one token go the general way ([`Self::encode_batch_piece`]).
+    #[allow(clippy::too_many_arguments)]
     pub fn encode_ascii_batch<T: TokenSink + ?Sized>(
         &self,
         batch: &AsciiBatch<'_>,
         cache: &mut WordCache,
         subs: &mut Vec<SubToken>,
+        run: &mut Vec<Token>,
         out: &mut T,
         stats: &mut Stats,
     ) -> crate::Result<()> {
         let n = batch.len();
         let limit = INLINE.min(self.cfg.max_input_chars_per_word);
-        let mut buf = Vec::with_capacity(ASCII_BUF);
+        let text = batch.text;
+        let mut buf = Vec::new();
         let mut keys = [Packed::new(&[]); PROBE_GROUP];
+        let mut homes = [0usize; PROBE_GROUP];
+        run.clear();
         let mut g0 = 0;
         while g0 < n {
             let g1 = (g0 + PROBE_GROUP).min(n);
-            let mut touched = 0u64;
             for k in g0..g1 {
-                let word = &batch.text[batch.starts[k] as usize..batch.ends[k] as usize];
-                if word.len() <= limit && word[0] != b'\n' {
-                    let key = Packed::new(word);
-                    let key = if batch.lowercase {
-                        key.ascii_lowercase()
-                    } else {
-                        key
-                    };
-                    touched ^= self.initial.touch(key);
-                    keys[k - g0] = key;
-                }
+                let s = batch.starts[k] as usize;
+                let len = batch.ends[k] as usize - s;
+                // Every entry gets a key (line ends and long words too, never looked up):
+                // no branch here.
+                let key = Packed::at(text, s, len.min(INLINE));
+                let key = if batch.lowercase {
+                    key.ascii_lowercase()
+                } else {
+                    key
+                };
+                keys[k - g0] = key;
+                homes[k - g0] = self.initial.start(key);
             }
-            std::hint::black_box(touched);
             for k in g0..g1 {
                 let (s, e) = (batch.starts[k] as usize, batch.ends[k] as usize);
-                if batch.text[s] == b'\n' {
+                if text[s] == b'\n' {
+                    flush(run, out, stats)?;
                     out.line_end()?;
                     continue;
                 }
-                stats.pieces += 1;
                 let (start, end) = (batch.abs + s as u64, batch.abs + e as u64);
-                // `keys[k - g0]` holds this piece's key only if its bytes fit (see above).
+                // A word of at most `limit` bytes has at most `limit` characters: its whole
+                // key is the greedy algorithm's first candidate.
                 let has_key = e - s <= limit;
-                let chars = batch.chars(k);
-                if has_key {
-                    let key = keys[k - g0];
-                    if let Some(id) = self.initial.get_packed(key) {
-                        stats.tokens += 1;
-                        out.token(Token { id, start, end })?;
-                        continue;
-                    }
-                }
-                if chars > self.cfg.max_input_chars_per_word {
-                    stats.tokens += 1;
-                    stats.unk += 1;
-                    out.token(Token {
-                        id: self.unk_id,
-                        start,
-                        end,
-                    })?;
+                if has_key && let Some(id) = self.initial.get_from(keys[k - g0], homes[k - g0]) {
+                    run.push(Token { id, start, end });
                     continue;
                 }
-                let p = batch.piece(k, &mut buf);
-                subs.clear();
-                let ok = if has_key {
-                    self.encode_multi_cached(p.normalized, chars, keys[k - g0], cache, subs)
-                } else {
-                    self.encode_word(p.normalized, chars, subs)
-                };
-                stats.tokens += subs.len() as u64;
-                if !ok {
-                    stats.unk += 1;
-                    out.token(Token {
-                        id: self.unk_id,
-                        start,
-                        end,
-                    })?;
-                    continue;
-                }
-                for t in subs.iter() {
-                    out.token(Token {
-                        id: t.id,
-                        start: start + t.start as u64,
-                        end: start + t.end as u64,
-                    })?;
-                }
+                let key = has_key.then_some(keys[k - g0]);
+                self.encode_batch_piece(batch, k, key, cache, subs, &mut buf, run, stats);
             }
+            flush(run, out, stats)?;
             g0 = g1;
         }
+        stats.pieces += (n - batch.line_ends) as u64;
         Ok(())
+    }
+
+    /// Piece `k` of a batch that is not one whole-word token: its tokens appended to `run`.
+    /// `key`: the packed word, if it fits one.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn encode_batch_piece(
+        &self,
+        batch: &AsciiBatch<'_>,
+        k: usize,
+        key: Option<Packed>,
+        cache: &mut WordCache,
+        subs: &mut Vec<SubToken>,
+        buf: &mut Vec<u8>,
+        run: &mut Vec<Token>,
+        stats: &mut Stats,
+    ) {
+        let start = batch.abs + batch.starts[k] as u64;
+        let end = batch.abs + batch.ends[k] as u64;
+        let unk = Token {
+            id: self.unk_id,
+            start,
+            end,
+        };
+        subs.clear();
+        let ok = match key {
+            Some(key) => {
+                // The key holds the normalized word (the batch's words normalize to their
+                // ASCII lowercase), so a cached word needs neither the text nor a count.
+                let slot = &cache.entries[key.slot(CACHE_ENTRIES)];
+                if slot.key == Some(key) {
+                    if !slot.ok {
+                        stats.unk += 1;
+                        run.push(unk);
+                        return;
+                    }
+                    let mut s = start;
+                    for (&e, &id) in slot.ends.iter().zip(&slot.ids).take(slot.n as usize) {
+                        let e = start + e as u64;
+                        run.push(Token {
+                            id,
+                            start: s,
+                            end: e,
+                        });
+                        s = e;
+                    }
+                    return;
+                }
+                let (bytes, len) = key.to_bytes();
+                self.encode_multi_cached(&bytes[..len], batch.chars(k), key, cache, subs)
+            }
+            None => {
+                let chars = batch.chars(k);
+                if chars > self.cfg.max_input_chars_per_word {
+                    stats.unk += 1;
+                    run.push(unk);
+                    return;
+                }
+                if buf.capacity() == 0 {
+                    buf.reserve(ASCII_BUF);
+                }
+                self.encode_word(batch.piece(k, buf).normalized, chars, subs)
+            }
+        };
+        if !ok {
+            stats.unk += 1;
+            run.push(unk);
+            return;
+        }
+        run.extend(subs.iter().map(|t| Token {
+            id: t.id,
+            start: start + t.start as u64,
+            end: start + t.end as u64,
+        }));
     }
 }
 
@@ -577,6 +742,46 @@ mod tests {
         assert!(d.len() > 1, "{d:?}");
         assert_eq!(d[0], id(&wp, "token"));
         assert_eq!(d[1], id(&wp, "##ization"));
+    }
+
+    /// The register matcher for short ASCII words equals the general one: on words glued
+    /// from vocabulary pieces (so most split into several tokens), with letters that no token
+    /// continues with, and at every length up to the inline limit.
+    #[test]
+    fn short_ascii_matcher_equals_the_general_one() {
+        let wp = WordPiece::bert_base_uncased();
+        let pieces: Vec<&[u8]> = (0..wp.vocab().len() as u32)
+            .filter_map(|id| wp.vocab().token(id))
+            .map(|t| t.strip_prefix(b"##").unwrap_or(t))
+            .filter(|t| !t.is_empty() && t.is_ascii() && t.len() <= 6)
+            .collect();
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for i in 0..200_000 {
+            let mut w = Vec::new();
+            while w.len() < 1 + (i % INLINE) {
+                let p = pieces[next() as usize % pieces.len()];
+                w.extend_from_slice(p);
+                if next() % 16 == 0 {
+                    w.push(b"!q~z\x01"[next() as usize % 5]);
+                }
+            }
+            w.truncate(INLINE);
+            let (mut fast, mut plain) = (Vec::new(), Vec::new());
+            let ok = wp.encode_short_ascii(Packed::new(&w), &mut fast);
+            let ok2 = wp.encode_word(&w, w.len(), &mut plain);
+            assert_eq!(
+                (ok, &fast),
+                (ok2, &plain),
+                "{:?}",
+                String::from_utf8_lossy(&w)
+            );
+        }
     }
 
     #[test]
