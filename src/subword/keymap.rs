@@ -209,9 +209,9 @@ impl KeyMap {
         let mut entries: Vec<_> = entries.into_iter().collect();
         // Lowest ids first: vocabularies list frequent tokens first (BERT's by frequency,
         // BPE ranks by merge order), and with linear probing the keys inserted first sit in
-        // their home slots, so the most frequent lookups take one probe. A key given twice
-        // keeps the id of the later pair in the sorted order (callers pass unique keys).
-        entries.sort_by_key(|&(_, id)| id);
+        // their home slots, so the most frequent lookups take one probe. (Callers pass each
+        // key once, so the order among equal ids does not matter.)
+        entries.sort_unstable_by_key(|&(_, id)| id);
         let short_keys = entries.iter().filter(|(k, _)| k.len() <= 8).count();
         let mid_keys = entries
             .iter()

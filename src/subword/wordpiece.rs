@@ -78,10 +78,10 @@ impl WordPiece {
         cfg: WordPieceConfig,
         normalizer: BertConfig,
     ) -> Result<Self, String> {
-        let mut initial: FxHashMap<Box<[u8]>, u32> = FxHashMap::default();
+        let mut initial: FxHashMap<&[u8], u32> = FxHashMap::default();
         let mut by_id: Vec<Option<&[u8]>> = Vec::new();
         for (tok, id) in entries {
-            initial.insert(tok.into(), id);
+            initial.insert(tok, id);
             let i = id as usize;
             if i >= by_id.len() {
                 by_id.resize(i + 1, None);
