@@ -16,7 +16,7 @@
 //! and are tested against it on every scanner level: runs of printable ASCII and CJK
 //! ideographs go through the vectorized piece finder (`crate::scan`) and reach the sink as one
 //! [`AsciiBatch`]; BMP
-//! characters are classified by one lookup in a per-setting table (`bmp_classes`) built from
+//! characters are classified by one lookup in a per-setting table (`bmp_tables`) built from
 //! the same normalization steps. [`crate::scan::Level::Reference`] turns both off.
 //!
 //! The engine is a resumable state machine: chunks may be cut anywhere, even inside a UTF-8
@@ -143,6 +143,8 @@ pub struct BertSplitter {
     ascii_buf: [u8; ASCII_BUF],
     /// What to do with each BMP character under this configuration.
     bmp: &'static [u8; 0x1_0000],
+    /// Per BMP character: its normalization when that is one other BMP character (0 if not).
+    bmp_norm: &'static [u16; 0x1_0000],
     /// The non-ASCII characters the scanner's piece finder handles (see `char_table`).
     chars: &'static CharTable,
 }
@@ -164,7 +166,8 @@ impl BertSplitter {
             scanner: Scanner::detect(),
             spans: Spans::default(),
             ascii_buf: [0; ASCII_BUF],
-            bmp: bmp_classes(&cfg),
+            bmp: &bmp_tables(&cfg).classes,
+            bmp_norm: &bmp_tables(&cfg).norm,
             chars: char_table(&cfg),
         }
     }
@@ -527,7 +530,18 @@ impl BertSplitter {
     }
 
     /// Fill `normalized_chars` with strip_accents + lowercase of `c`, as the config says.
+    #[inline]
     fn normalize(&mut self, c: char) {
+        // Most characters on this path map to one other character (an accented or upper-case
+        // letter, a kana with a voicing mark): a table lookup instead of the Unicode routines.
+        if let Some(&n) = self.bmp_norm.get(c as usize)
+            && n != 0
+            && let Some(n) = char::from_u32(u32::from(n))
+        {
+            self.normalized_chars.clear();
+            self.normalized_chars.push(n);
+            return;
+        }
         normalize_char(&self.cfg, c, &mut self.normalized_chars);
     }
 
@@ -714,7 +728,7 @@ fn normalize_char(cfg: &BertConfig, c: char, out: &mut Vec<char>) {
     }
 }
 
-// Classes of BMP characters, decided once per normalizer setting (see `bmp_classes`).
+// Classes of BMP characters, decided once per normalizer setting (see `bmp_tables`).
 /// Needs the full per-character path (`on_char`).
 const SLOW: u8 = 0;
 /// Deleted by clean_text.
@@ -728,18 +742,28 @@ const CJK_SAME: u8 = 4;
 /// A punctuation character that normalizes to itself: a piece of its own.
 const PUNCT_SAME: u8 = 5;
 
+/// Per-character tables of the BMP for one normalizer setting (see [`bmp_tables`]).
+struct BmpTables {
+    /// The class of every character.
+    classes: Box<[u8; 0x1_0000]>,
+    /// Its normalization when that is exactly one other BMP character, else 0.
+    norm: Box<[u16; 0x1_0000]>,
+}
+
 /// The class of every BMP character under the normalizer settings of `cfg`, computed with the
 /// per-character reference logic (`on_char` does the same steps) the first time a setting is
-/// used (a few milliseconds) and shared by every engine after that.
-fn bmp_classes(cfg: &BertConfig) -> &'static [u8; 0x1_0000] {
+/// used (a few milliseconds) and shared by every engine after that; and, for the characters
+/// that change, their normalization when it is one character.
+fn bmp_tables(cfg: &BertConfig) -> &'static BmpTables {
     use std::sync::OnceLock;
-    static TABLES: [OnceLock<Box<[u8; 0x1_0000]>>; 16] = [const { OnceLock::new() }; 16];
+    static TABLES: [OnceLock<BmpTables>; 16] = [const { OnceLock::new() }; 16];
     let key = cfg.clean_text as usize
         | (cfg.handle_chinese_chars as usize) << 1
         | (cfg.strip_accents as usize) << 2
         | (cfg.lowercase as usize) << 3;
     TABLES[key].get_or_init(|| {
         let mut t = Box::new([SLOW; 0x1_0000]);
+        let mut norm1 = Box::new([0u16; 0x1_0000]);
         let mut norm = Vec::new();
         for cp in 0x80..0x1_0000u32 {
             let Some(c) = char::from_u32(cp) else {
@@ -752,6 +776,12 @@ fn bmp_classes(cfg: &BertConfig) -> &'static [u8; 0x1_0000] {
             } else {
                 normalize_char(cfg, c, &mut norm);
                 if norm[..] != [c] {
+                    if let [n] = norm[..]
+                        && let Ok(n) = u16::try_from(u32::from(n))
+                        && n != 0
+                    {
+                        norm1[cp as usize] = n;
+                    }
                     SLOW
                 } else if cfg.handle_chinese_chars && is_bert_chinese(c) {
                     CJK_SAME
@@ -762,7 +792,10 @@ fn bmp_classes(cfg: &BertConfig) -> &'static [u8; 0x1_0000] {
                 }
             };
         }
-        t
+        BmpTables {
+            classes: t,
+            norm: norm1,
+        }
     })
 }
 
@@ -777,7 +810,7 @@ fn char_table(cfg: &BertConfig) -> &'static CharTable {
         | (cfg.strip_accents as usize) << 2
         | (cfg.lowercase as usize) << 3;
     TABLES[key].get_or_init(|| {
-        let classes = bmp_classes(cfg);
+        let classes = &bmp_tables(cfg).classes;
         CharTable::new(|c| match classes[c as usize] {
             CJK_SAME | PUNCT_SAME => CharClass::Single,
             WORD_SAME => CharClass::Word,

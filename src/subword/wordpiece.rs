@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::pipeline::{Token, TokenSink};
 use crate::rules::BertConfig;
 use crate::rules::{ASCII_BUF, AsciiBatch};
+use crate::scan::utf8::sequence_len;
 use crate::stats::Stats;
 use crate::subword::Vocab;
 use crate::subword::keymap::{INLINE, KeyMap, Packed};
@@ -304,11 +305,12 @@ impl WordPiece {
         let n = word.len();
         let mut start = 0;
         while start < n {
-            let map = if start == 0 {
-                &self.initial
+            let (map, filter) = if start == 0 {
+                (&self.initial, &self.initial_lens)
             } else {
-                &self.continuation
+                (&self.continuation, &self.continuation_lens)
             };
+            let lens = filter.lengths_of(&word[start..]);
             // No token is longer than max_len: start there (on a character boundary).
             let mut end = n.min(start + map.max_len());
             while end > start && !is_char_boundary(word, end) {
@@ -317,6 +319,15 @@ impl WordPiece {
             let found = loop {
                 if end == start {
                     break None;
+                }
+                let len = end - start;
+                if len < 32 && lens & (1 << len) == 0 {
+                    // No token of this length starts with these bytes.
+                    end -= 1;
+                    while end > start && !is_char_boundary(word, end) {
+                        end -= 1;
+                    }
+                    continue;
                 }
                 let cand = &word[start..end];
                 let hit = if cand.len() <= INLINE {
@@ -347,35 +358,52 @@ impl WordPiece {
     }
 }
 
-/// For each pair of first bytes (hashed to 4096 buckets), the set of lengths (bit `l` for
-/// `l` bytes, 2 to [`INLINE`]) of the tokens that start with a pair in that bucket.
+/// For each triple of first bytes (hashed to 4096 buckets), the set of byte lengths (bit `l`
+/// for `l`, 3 to 31) of the tokens that start with a triple in that bucket.
 ///
 /// The greedy matcher tries candidates from the longest down; most lengths have no token with
-/// the candidate's first two bytes, and the filter skips their probes. A bucket shared by two
-/// pairs only lets more lengths through, so the result cannot change.
+/// the candidate's first three bytes, and the filter skips their probes (for a run of kana,
+/// every length but one character's). Lengths 1 and 2 and lengths from 32 up are always
+/// tried, and a bucket shared by several triples only lets more lengths through, so the
+/// result cannot change.
 #[derive(Clone, Debug)]
 struct LengthFilter(Box<[u32; 4096]>);
 
 impl LengthFilter {
+    /// Lengths the filter never rules out: 1 and 2.
+    const ALWAYS: u32 = 0b110;
+
     fn new<'a>(tokens: impl Iterator<Item = &'a [u8]>) -> Self {
         let mut f = LengthFilter(Box::new([0; 4096]));
         for t in tokens {
-            if (2..=INLINE).contains(&t.len()) {
-                f.0[Self::bucket(t[0], t[1])] |= 1 << t.len();
+            if (3..32).contains(&t.len()) {
+                f.0[Self::bucket(t[0], t[1], t[2])] |= 1 << t.len();
             }
         }
         f
     }
 
     #[inline(always)]
-    fn bucket(b0: u8, b1: u8) -> usize {
-        ((u32::from(b0) | u32::from(b1) << 8).wrapping_mul(0x9E37_79B1) >> 20) as usize
+    fn bucket(b0: u8, b1: u8, b2: u8) -> usize {
+        let x = u32::from(b0) | u32::from(b1) << 8 | u32::from(b2) << 16;
+        (x.wrapping_mul(0x9E37_79B1) >> 20) as usize
     }
 
-    /// The lengths worth probing for a candidate starting with `b0 b1`: the filter's, and 1.
+    /// The lengths below 32 worth probing for a candidate starting with `b0 b1 b2` (the
+    /// bytes after the end of the text may be anything: only lengths 1 and 2 depend on
+    /// fewer than three bytes).
     #[inline(always)]
-    fn lengths(&self, b0: u8, b1: u8) -> u32 {
-        self.0[Self::bucket(b0, b1)] | 1 << 1
+    fn lengths(&self, b0: u8, b1: u8, b2: u8) -> u32 {
+        self.0[Self::bucket(b0, b1, b2)] | Self::ALWAYS
+    }
+
+    /// [`LengthFilter::lengths`] for the candidates starting at `rest[0]`.
+    #[inline(always)]
+    fn lengths_of(&self, rest: &[u8]) -> u32 {
+        match rest {
+            [b0, b1, b2, ..] => self.lengths(*b0, *b1, *b2),
+            _ => Self::ALWAYS,
+        }
     }
 }
 
@@ -398,7 +426,8 @@ impl WordPiece {
             };
             let rest = w >> (8 * start);
             // Lengths 1..=n - start.
-            let mut lens = filter.lengths(rest as u8, (rest >> 8) as u8) & ((2 << (n - start)) - 2);
+            let mut lens = filter.lengths(rest as u8, (rest >> 8) as u8, (rest >> 16) as u8)
+                & ((2 << (n - start)) - 2);
             // The candidates' probes depend on nothing but the word: start them all (each is
             // likely a cache miss) before resolving the first.
             let mut cands = [(Packed::new(&[]), 0usize); INLINE];
@@ -617,9 +646,22 @@ impl WordPiece {
                 // A word of at most `limit` bytes has at most `limit` characters: its whole
                 // key is the greedy algorithm's first candidate.
                 let has_key = e - s <= limit;
-                if has_key && let Some(id) = self.initial.get_from(keys[k - g0], homes[k - g0]) {
-                    run.push(Token { id, start, end });
-                    continue;
+                if has_key {
+                    if let Some(id) = self.initial.get_from(keys[k - g0], homes[k - g0]) {
+                        run.push(Token { id, start, end });
+                        continue;
+                    }
+                    // One character that is not a token: no shorter candidate exists, so the
+                    // word is [UNK] (most often an ideograph missing from the vocabulary).
+                    if e - s == sequence_len(text[s]) {
+                        stats.unk += 1;
+                        run.push(Token {
+                            id: self.unk_id,
+                            start,
+                            end,
+                        });
+                        continue;
+                    }
                 }
                 let key = has_key.then_some(keys[k - g0]);
                 self.encode_batch_piece(batch, k, key, cache, subs, &mut buf, run, stats);
