@@ -63,6 +63,9 @@ pub struct WordPiece {
     /// [`LengthFilter`]).
     initial_lens: LengthFilter,
     continuation_lens: LengthFilter,
+    /// The id of each CJK ideograph U+4E00..=U+9FFF as a whole word ([UNK] if absent): the
+    /// batch encoder's lookup for Chinese, with no hashing and no branch on the outcome.
+    cjk_ids: Box<[u32]>,
     unk_id: u32,
     cfg: WordPieceConfig,
     normalizer: BertConfig,
@@ -114,12 +117,22 @@ impl WordPiece {
                 .map(|t| &t[prefix.len()..]),
         );
         let initial = KeyMap::new(initial.iter().map(|(t, &id)| (&t[..], id)));
+        let cjk_ids = (CJK_FIRST..=CJK_LAST)
+            .map(|cp| {
+                let mut b = [0; 4];
+                let c = char::from_u32(cp).expect("the CJK block has no surrogates");
+                initial
+                    .get(c.encode_utf8(&mut b).as_bytes())
+                    .unwrap_or(unk_id)
+            })
+            .collect();
         Ok(WordPiece {
             vocab,
             initial,
             continuation,
             initial_lens,
             continuation_lens,
+            cjk_ids,
             unk_id,
             cfg,
             normalizer,
@@ -573,6 +586,10 @@ impl WordPiece {
     }
 }
 
+/// The CJK block of [`WordPiece::cjk_ids`] (its lead bytes are E4 B8 .. E9 BF).
+const CJK_FIRST: u32 = 0x4E00;
+const CJK_LAST: u32 = 0x9FFF;
+
 /// Pieces whose vocabulary probes are issued together (enough to cover memory latency, few
 /// enough to stay in registers and L1); also the longest run of tokens handed to the sink.
 const PROBE_GROUP: usize = 32;
@@ -612,7 +629,6 @@ impl WordPiece {
         stats: &mut Stats,
     ) -> crate::Result<()> {
         let n = batch.len();
-        let limit = INLINE.min(self.cfg.max_input_chars_per_word);
         let text = batch.text;
         let mut buf = Vec::new();
         let mut keys = [Packed::new(&[]); PROBE_GROUP];
@@ -621,6 +637,7 @@ impl WordPiece {
         let mut g0 = 0;
         while g0 < n {
             let g1 = (g0 + PROBE_GROUP).min(n);
+            let mut lead_or = 0;
             for k in g0..g1 {
                 let s = batch.starts[k] as usize;
                 let len = batch.ends[k] as usize - s;
@@ -632,44 +649,107 @@ impl WordPiece {
                 } else {
                     key
                 };
+                // The first byte (lowercasing leaves bytes >= 0x80 alone).
+                lead_or |= key.words().0 as u8;
                 keys[k - g0] = key;
                 homes[k - g0] = self.initial.start(key);
             }
-            for k in g0..g1 {
-                let (s, e) = (batch.starts[k] as usize, batch.ends[k] as usize);
-                if text[s] == b'\n' {
-                    flush(run, out, stats)?;
-                    out.line_end()?;
-                    continue;
-                }
-                let (start, end) = (batch.abs + s as u64, batch.abs + e as u64);
-                // A word of at most `limit` bytes has at most `limit` characters: its whole
-                // key is the greedy algorithm's first candidate.
-                let has_key = e - s <= limit;
-                if has_key {
-                    if let Some(id) = self.initial.get_from(keys[k - g0], homes[k - g0]) {
-                        run.push(Token { id, start, end });
-                        continue;
-                    }
-                    // One character that is not a token: no shorter candidate exists, so the
-                    // word is [UNK] (most often an ideograph missing from the vocabulary).
-                    if e - s == sequence_len(text[s]) {
-                        stats.unk += 1;
-                        run.push(Token {
-                            id: self.unk_id,
-                            start,
-                            end,
-                        });
-                        continue;
-                    }
-                }
-                let key = has_key.then_some(keys[k - g0]);
-                self.encode_batch_piece(batch, k, key, cache, subs, &mut buf, run, stats);
+            // The CJK table lookup costs English text a few percent: only groups with a
+            // piece that may be an ideograph get the loop that has it.
+            let group = (g0, &keys[..g1 - g0], &homes[..g1 - g0]);
+            if lead_or >= 0xE4 {
+                self.resolve_group_cjk(batch, group, cache, subs, &mut buf, run, out, stats)?;
+            } else {
+                self.resolve_group::<false, T>(
+                    batch, group, cache, subs, &mut buf, run, out, stats,
+                )?;
             }
             flush(run, out, stats)?;
             g0 = g1;
         }
         stats.pieces += (n - batch.line_ends) as u64;
+        Ok(())
+    }
+
+    /// [`Self::resolve_group`] with the CJK table, out of line so that the ASCII loop stays
+    /// small.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn resolve_group_cjk<T: TokenSink + ?Sized>(
+        &self,
+        batch: &AsciiBatch<'_>,
+        group: (usize, &[Packed], &[usize]),
+        cache: &mut WordCache,
+        subs: &mut Vec<SubToken>,
+        buf: &mut Vec<u8>,
+        run: &mut Vec<Token>,
+        out: &mut T,
+        stats: &mut Stats,
+    ) -> crate::Result<()> {
+        self.resolve_group::<true, T>(batch, group, cache, subs, buf, run, out, stats)
+    }
+
+    /// Pass 2 of [`Self::encode_ascii_batch`] for the group of pieces from `group.0` with
+    /// their keys and home slots; `CJK`: some piece may be a CJK ideograph.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn resolve_group<const CJK: bool, T: TokenSink + ?Sized>(
+        &self,
+        batch: &AsciiBatch<'_>,
+        group: (usize, &[Packed], &[usize]),
+        cache: &mut WordCache,
+        subs: &mut Vec<SubToken>,
+        buf: &mut Vec<u8>,
+        run: &mut Vec<Token>,
+        out: &mut T,
+        stats: &mut Stats,
+    ) -> crate::Result<()> {
+        let (g0, keys, homes) = group;
+        let text = batch.text;
+        let limit = INLINE.min(self.cfg.max_input_chars_per_word);
+        for k in g0..g0 + keys.len() {
+            let (s, e) = (batch.starts[k] as usize, batch.ends[k] as usize);
+            if text[s] == b'\n' {
+                flush(run, out, stats)?;
+                out.line_end()?;
+                continue;
+            }
+            let (start, end) = (batch.abs + s as u64, batch.abs + e as u64);
+            if CJK && e - s == 3 && (0xE4..=0xE9).contains(&text[s]) {
+                // A three-byte character with a CJK lead (the batch's sequences are
+                // valid UTF-8): straight from the table when it is in the block.
+                let cp = u32::from(text[s] & 0x0F) << 12
+                    | u32::from(text[s + 1] & 0x3F) << 6
+                    | u32::from(text[s + 2] & 0x3F);
+                if let Some(&id) = self.cjk_ids.get(cp.wrapping_sub(CJK_FIRST) as usize) {
+                    stats.unk += u64::from(id == self.unk_id);
+                    run.push(Token { id, start, end });
+                    continue;
+                }
+            }
+            // A word of at most `limit` bytes has at most `limit` characters: its whole
+            // key is the greedy algorithm's first candidate.
+            let has_key = e - s <= limit;
+            if has_key {
+                if let Some(id) = self.initial.get_from(keys[k - g0], homes[k - g0]) {
+                    run.push(Token { id, start, end });
+                    continue;
+                }
+                // One character that is not a token: no shorter candidate exists, so the
+                // word is [UNK] (most often an ideograph missing from the vocabulary).
+                if e - s == sequence_len(text[s]) {
+                    stats.unk += 1;
+                    run.push(Token {
+                        id: self.unk_id,
+                        start,
+                        end,
+                    });
+                    continue;
+                }
+            }
+            let key = has_key.then_some(keys[k - g0]);
+            self.encode_batch_piece(batch, k, key, cache, subs, buf, run, stats);
+        }
         Ok(())
     }
 

@@ -126,6 +126,10 @@ fn text_strategy() -> impl Strategy<Value = Vec<u8>> {
             .prop_map(|s| s.as_bytes().to_vec()),
         1 => prop::sample::select(vec!["é", "世", "が", "한", "≠", "\u{200B}", "\u{FEFF}", "😀", "\u{301}", "\u{a0}", "\u{85}"])
             .prop_map(|s| s.as_bytes().to_vec()),
+        // The edges of the CJK block the encoder looks up in a table (U+4E00..=U+9FFF, leads
+        // E4..E9), characters with those leads outside it, and ideographs not in the vocabulary.
+        1 => prop::sample::select(vec!["\u{4DBF}", "\u{4DC0}", "\u{4E00}", "\u{4E01}", "\u{9FFF}", "\u{9FA5}", "\u{A000}", "\u{3400}", "\u{E000}", "中国", "ガ", "Ａ", "１"])
+            .prop_map(|s| s.as_bytes().to_vec()),
         1 => prop::collection::vec(any::<u8>(), 1..4),
     ];
     prop::collection::vec(atom, 0..60).prop_map(|v| v.concat())
