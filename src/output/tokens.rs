@@ -29,12 +29,15 @@ impl<W: Write> TokenWriter<W> {
                 "--format u16 cannot hold this model's {vocab_size} ids (at most 65,536): use u32"
             )));
         }
+        // Full size from the start: the pipeline makes a writer per chunk, and growing the
+        // buffer by doubling each time cost a copy of every id.
+        let cap = |f| if format == f { BINARY_BATCH } else { 0 };
         Ok(TokenWriter {
             out,
             format,
             in_line: false,
-            ids32: Vec::new(),
-            ids16: Vec::new(),
+            ids32: Vec::with_capacity(cap(Format::U32)),
+            ids16: Vec::with_capacity(cap(Format::U16)),
         })
     }
 

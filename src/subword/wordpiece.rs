@@ -638,9 +638,9 @@ impl WordPiece {
         while g0 < n {
             let g1 = (g0 + PROBE_GROUP).min(n);
             let mut lead_or = 0;
-            for k in g0..g1 {
-                let s = batch.starts[k] as usize;
-                let len = batch.ends[k] as usize - s;
+            let spans = batch.starts[g0..g1].iter().zip(&batch.ends[g0..g1]);
+            for ((&s, &e), (key_out, home_out)) in spans.zip(keys.iter_mut().zip(&mut homes)) {
+                let (s, len) = (s as usize, (e - s) as usize);
                 // Every entry gets a key (line ends and long words too, never looked up):
                 // no branch here.
                 let key = Packed::at(text, s, len.min(INLINE));
@@ -651,8 +651,8 @@ impl WordPiece {
                 };
                 // The first byte (lowercasing leaves bytes >= 0x80 alone).
                 lead_or |= key.words().0 as u8;
-                keys[k - g0] = key;
-                homes[k - g0] = self.initial.start(key);
+                *key_out = key;
+                *home_out = self.initial.start(key);
             }
             // The CJK table lookup costs English text a few percent: only groups with a
             // piece that may be an ideograph get the loop that has it.
@@ -707,8 +707,10 @@ impl WordPiece {
         let (g0, keys, homes) = group;
         let text = batch.text;
         let limit = INLINE.min(self.cfg.max_input_chars_per_word);
-        for k in g0..g0 + keys.len() {
-            let (s, e) = (batch.starts[k] as usize, batch.ends[k] as usize);
+        let g1 = g0 + keys.len();
+        let spans = batch.starts[g0..g1].iter().zip(&batch.ends[g0..g1]);
+        for (((&s, &e), (&key, &home)), k) in spans.zip(keys.iter().zip(homes)).zip(g0..) {
+            let (s, e) = (s as usize, e as usize);
             if text[s] == b'\n' {
                 flush(run, out, stats)?;
                 out.line_end()?;
@@ -731,7 +733,7 @@ impl WordPiece {
             // key is the greedy algorithm's first candidate.
             let has_key = e - s <= limit;
             if has_key {
-                if let Some(id) = self.initial.get_from(keys[k - g0], homes[k - g0]) {
+                if let Some(id) = self.initial.get_from(key, home) {
                     run.push(Token { id, start, end });
                     continue;
                 }
@@ -747,7 +749,7 @@ impl WordPiece {
                     continue;
                 }
             }
-            let key = has_key.then_some(keys[k - g0]);
+            let key = has_key.then_some(key);
             self.encode_batch_piece(batch, k, key, cache, subs, buf, run, stats);
         }
         Ok(())
