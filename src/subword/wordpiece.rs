@@ -371,7 +371,7 @@ impl WordPiece {
     }
 }
 
-/// For each triple of first bytes (hashed to 4096 buckets), the set of byte lengths (bit `l`
+/// For each triple of first bytes (hashed to 4096 buckets: 16 KiB), the set of byte lengths (bit `l`
 /// for `l`, 3 to 31) of the tokens that start with a triple in that bucket.
 ///
 /// The greedy matcher tries candidates from the longest down; most lengths have no token with
@@ -380,14 +380,17 @@ impl WordPiece {
 /// tried, and a bucket shared by several triples only lets more lengths through, so the
 /// result cannot change.
 #[derive(Clone, Debug)]
-struct LengthFilter(Box<[u32; 4096]>);
+struct LengthFilter(Box<[u32; LENGTH_BUCKETS]>);
+
+/// Buckets of a [`LengthFilter`] (a power of two).
+const LENGTH_BUCKETS: usize = 1 << 12;
 
 impl LengthFilter {
     /// Lengths the filter never rules out: 1 and 2.
     const ALWAYS: u32 = 0b110;
 
     fn new<'a>(tokens: impl Iterator<Item = &'a [u8]>) -> Self {
-        let mut f = LengthFilter(Box::new([0; 4096]));
+        let mut f = LengthFilter(Box::new([0; LENGTH_BUCKETS]));
         for t in tokens {
             if (3..32).contains(&t.len()) {
                 f.0[Self::bucket(t[0], t[1], t[2])] |= 1 << t.len();
@@ -399,7 +402,7 @@ impl LengthFilter {
     #[inline(always)]
     fn bucket(b0: u8, b1: u8, b2: u8) -> usize {
         let x = u32::from(b0) | u32::from(b1) << 8 | u32::from(b2) << 16;
-        (x.wrapping_mul(0x9E37_79B1) >> 20) as usize
+        (x.wrapping_mul(0x9E37_79B1) >> (32 - LENGTH_BUCKETS.trailing_zeros())) as usize
     }
 
     /// The lengths below 32 worth probing for a candidate starting with `b0 b1 b2` (the
@@ -478,7 +481,7 @@ impl WordPiece {
 
 /// Most tokens a cached word may have.
 const CACHE_TOKENS: usize = 4;
-/// Cache entries (a power of two): 4096 × 40 bytes = 160 KiB, within L2 next to the vocabulary.
+/// Cache entries (a power of two): 4096 × 56 bytes = 224 KiB, within L2 next to the vocabulary.
 const CACHE_ENTRIES: usize = 4096;
 
 #[derive(Clone, Copy, Default)]
@@ -495,7 +498,7 @@ struct CacheEntry {
 ///
 /// Word frequencies are Zipfian: a few thousand words make up most of any text, and the cache
 /// keeps their splits in L1/L2 so a repeated word costs one probe instead of one per candidate.
-/// Direct-mapped: a new word evicts whatever shared its slot. Memory is fixed (160 KiB).
+/// Direct-mapped: a new word evicts whatever shared its slot. Memory is fixed (224 KiB).
 pub struct WordCache {
     entries: Box<[CacheEntry]>,
 }
