@@ -95,28 +95,30 @@ impl WordPiece {
         if initial.is_empty() {
             return Err("the vocabulary is empty".into());
         }
+        // Each token once, with its final id, in id order (KeyMap's sort then has nothing to
+        // do, and start-up is shorter).
+        let ordered: Vec<(&[u8], u32)> = by_id
+            .iter()
+            .zip(0u32..)
+            .filter_map(|(t, id)| Some((*t)?).filter(|t| initial[t] == id).map(|t| (t, id)))
+            .collect();
         let prefix = cfg.continuing_subword_prefix.as_bytes();
-        let continuation = KeyMap::new(
-            initial
+        let continued = || {
+            ordered
                 .iter()
-                .filter(|(t, _)| t.starts_with(prefix))
-                .map(|(t, &id)| (&t[prefix.len()..], id)),
-        );
+                .filter_map(|&(t, id)| Some((t.strip_prefix(prefix)?, id)))
+        };
+        let continuation = KeyMap::new(continued());
         let Some(&unk_id) = initial.get(cfg.unk_token.as_bytes()) else {
             return Err(format!(
                 "the unknown token '{}' is not in the vocabulary",
                 cfg.unk_token
             ));
         };
+        let initial_lens = LengthFilter::new(ordered.iter().map(|&(t, _)| t));
+        let continuation_lens = LengthFilter::new(continued().map(|(t, _)| t));
+        let initial = KeyMap::new(ordered.iter().copied());
         let vocab = Vocab::from_tokens(by_id);
-        let initial_lens = LengthFilter::new(initial.keys().map(|t| &t[..]));
-        let continuation_lens = LengthFilter::new(
-            initial
-                .keys()
-                .filter(|t| t.starts_with(prefix))
-                .map(|t| &t[prefix.len()..]),
-        );
-        let initial = KeyMap::new(initial.iter().map(|(t, &id)| (&t[..], id)));
         let cjk_ids = (CJK_FIRST..=CJK_LAST)
             .map(|cp| {
                 let mut b = [0; 4];
@@ -909,6 +911,25 @@ mod tests {
                 String::from_utf8_lossy(&w)
             );
         }
+    }
+
+    /// A token listed twice keeps its later id, in the whole-word map and the continuation
+    /// map alike, as in HF.
+    #[test]
+    fn a_repeated_token_keeps_its_later_id() {
+        let pairs: [(&[u8], u32); 6] = [
+            (b"a", 0),
+            (b"##b", 1),
+            (b"a", 2),
+            (b"[UNK]", 3),
+            (b"##b", 4),
+            (b"ab", 5),
+        ];
+        let wp = WordPiece::new(pairs, WordPieceConfig::default(), BertConfig::uncased()).unwrap();
+        assert_eq!(wp.token_to_id(b"a"), Some(2));
+        assert_eq!(ids(&wp, "ab"), [5]);
+        assert_eq!(ids(&wp, "abb"), [5, 4]);
+        assert_eq!(ids(&wp, "abx"), [3]);
     }
 
     #[test]
