@@ -10,9 +10,11 @@ times each, and reports medians:
   * HF encode: Tokenizer.encode (bert-base-uncased tokenizer.json, no special tokens, no
     truncation) on the same ~1 MB strings, one thread;
   * tokstream split / encode: the CLI with -j 1 --format none (process start and file read
-    included), every scanner level given with --levels.
+    included), every scanner level given with --levels;
+  * tokstream encode engine: examples/profile_encode (one pass over the text in memory, one
+    thread, model loading excluded, as HF's in-process timing), detected level.
 It checks that the piece and token counts agree, and prints a Markdown table.
-Needs: pip install tokenizers; cargo build --release.
+Needs: pip install tokenizers; cargo build --release --bins --example profile_encode.
 """
 import argparse, json, os, statistics, subprocess, sys, time
 from pathlib import Path
@@ -64,6 +66,13 @@ def ours(binary, cmd, path, level):
     return dt, int(stats["tokens" if cmd == "encode" else "pieces"])
 
 
+def engine(binary, path):
+    r = subprocess.run([binary, str(path), "1"], capture_output=True, text=True, check=True)
+    # "<tokens> tokens, <bytes> bytes, <level>: best of 1 <ms> ms = <MB/s> MB/s"
+    words = r.stdout.split()
+    return float(words[words.index("ms") - 1]) / 1e3, int(words[0])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", default="/work/corpus-data")
@@ -72,6 +81,7 @@ def main():
     ap.add_argument("--bin", default=str(ROOT / "target/release/tokstream"))
     ap.add_argument("--files", default="en,zh,ja,code,mixed")
     ap.add_argument("--levels", default="avx512,reference")
+    ap.add_argument("--engine", default=str(ROOT / "target/release/examples/profile_encode"))
     a = ap.parse_args()
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     j = json.loads((ROOT / "models/bert-base-uncased-tokenizer.json").read_text())
@@ -86,7 +96,7 @@ def main():
         path = tmp / f"{name}.txt"
         path.write_bytes(data)
         mb = len(data) / 1e6
-        times = {k: [] for k in ["hf_pre", "hf_enc"] + [f"{c}_{l}" for c in ("split", "encode") for l in levels]}
+        times = {k: [] for k in ["hf_pre", "hf_enc", "engine"] + [f"{c}_{l}" for c in ("split", "encode") for l in levels]}
         counts = {}
         for _ in range(a.runs):
             dt, n = hf_pretok(parts); times["hf_pre"].append(dt); counts["hf_pre"] = n
@@ -95,14 +105,17 @@ def main():
             dt, n = hf_encode(tok, parts); times["hf_enc"].append(dt); counts["hf_enc"] = n
             for l in levels:
                 dt, n = ours(a.bin, "encode", path, l); times[f"encode_{l}"].append(dt); counts[f"encode_{l}"] = n
+            dt, n = engine(a.engine, path); times["engine"].append(dt); counts["engine"] = n
         med = {k: statistics.median(v) for k, v in times.items()}
         for l in levels:
             assert counts[f"split_{l}"] == counts["hf_pre"], (name, l, counts)
             assert counts[f"encode_{l}"] == counts["hf_enc"], (name, l, counts)
+        assert counts["engine"] == counts["hf_enc"], (name, counts)
         rows.append((name, mb, med, counts))
     print(f"Single thread; {a.runs} runs interleaved, medians; first {a.mb} MB of each file.\n")
     hdr = "| file | MB | HF pre-tok MB/s | " + " | ".join(f"split {l} MB/s (×HF)" for l in levels)
-    hdr += " | HF encode MB/s | " + " | ".join(f"encode {l} MB/s (×HF)" for l in levels) + " | tokens |"
+    hdr += " | HF encode MB/s | " + " | ".join(f"encode {l} MB/s (×HF)" for l in levels)
+    hdr += " | encode engine MB/s (×HF) | tokens |"
     print(hdr)
     print("|" + "---|" * (hdr.count("|") - 1))
     for name, mb, med, counts in rows:
@@ -110,6 +123,7 @@ def main():
         cells += [f"{mb / med[f'split_{l}']:.0f} ({med['hf_pre'] / med[f'split_{l}']:.0f}×)" for l in levels]
         cells += [f"{mb / med['hf_enc']:.1f}"]
         cells += [f"{mb / med[f'encode_{l}']:.0f} ({med['hf_enc'] / med[f'encode_{l}']:.0f}×)" for l in levels]
+        cells += [f"{mb / med['engine']:.0f} ({med['hf_enc'] / med['engine']:.0f}×)"]
         cells += [f"{counts['hf_enc']:,}"]
         print("| " + " | ".join(cells) + " |")
 
