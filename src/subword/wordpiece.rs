@@ -325,40 +325,47 @@ impl WordPiece {
             } else {
                 (&self.continuation, &self.continuation_lens)
             };
-            let lens = filter.lengths_of(&word[start..]);
-            // No token is longer than max_len: start there (on a character boundary).
-            let mut end = n.min(start + map.max_len());
-            while end > start && !is_char_boundary(word, end) {
-                end -= 1;
-            }
-            let found = loop {
-                if end == start {
-                    break None;
-                }
-                let len = end - start;
-                if len < 32 && lens & (1 << len) == 0 {
-                    // No token of this length starts with these bytes.
-                    end -= 1;
-                    while end > start && !is_char_boundary(word, end) {
-                        end -= 1;
-                    }
-                    continue;
-                }
+            // Candidates from the longest down: no token is longer than max_len; lengths of 32
+            // bytes and more (rare vocabularies) one character at a time, shorter ones only
+            // where the length filter allows, on character boundaries.
+            let longest = (n - start).min(map.max_len());
+            let probe = |end: usize| {
                 let cand = &word[start..end];
-                let hit = if cand.len() <= INLINE {
+                if cand.len() <= INLINE {
                     map.get_packed(Packed::new(cand))
                 } else {
                     map.get(cand)
-                };
-                if let Some(id) = hit {
-                    break Some(id);
-                }
-                // Step back one character.
-                end -= 1;
-                while end > start && !is_char_boundary(word, end) {
-                    end -= 1;
                 }
             };
+            let mut found = None;
+            let mut end = start + longest;
+            while end - start >= 32 {
+                if is_char_boundary(word, end)
+                    && let Some(id) = probe(end)
+                {
+                    found = Some((id, end));
+                    break;
+                }
+                end -= 1;
+            }
+            if found.is_none() {
+                let below = (end - start).min(31);
+                let mut lens = filter.lengths_of(&word[start..]) & ((2u64 << below) - 2) as u32;
+                while lens != 0 {
+                    let len = 31 - lens.leading_zeros() as usize;
+                    lens &= !(1 << len);
+                    if is_char_boundary(word, start + len)
+                        && let Some(id) = probe(start + len)
+                    {
+                        found = Some((id, start + len));
+                        break;
+                    }
+                }
+            }
+            let found = found.map(|(id, e)| {
+                end = e;
+                id
+            });
             match found {
                 Some(id) => out.push(SubToken { id, start, end }),
                 None => {
