@@ -512,6 +512,15 @@ pub struct WordCache {
     entries: Box<[CacheEntry]>,
 }
 
+impl WordCache {
+    /// The entry of `key`, if cached.
+    #[inline(always)]
+    fn get(&self, key: Packed) -> Option<&CacheEntry> {
+        let e = &self.entries[key.slot(CACHE_ENTRIES)];
+        (e.key == Some(key)).then_some(e)
+    }
+}
+
 impl Default for WordCache {
     fn default() -> Self {
         WordCache {
@@ -761,14 +770,38 @@ impl WordPiece {
                     continue;
                 }
             }
+            // A multi-token word seen before: straight from the word cache (inline: a cache
+            // hit is the common case of the words that get this far).
+            if has_key && let Some(hit) = cache.get(key) {
+                if hit.ok {
+                    let mut from = start;
+                    for (&e, &id) in hit.ends.iter().zip(&hit.ids).take(hit.n as usize) {
+                        let to = start + u64::from(e);
+                        run.push(Token {
+                            id,
+                            start: from,
+                            end: to,
+                        });
+                        from = to;
+                    }
+                } else {
+                    stats.unk += 1;
+                    run.push(Token {
+                        id: self.unk_id,
+                        start,
+                        end,
+                    });
+                }
+                continue;
+            }
             let key = has_key.then_some(key);
             self.encode_batch_piece(batch, k, key, cache, subs, buf, run, stats);
         }
         Ok(())
     }
 
-    /// Piece `k` of a batch that is not one whole-word token: its tokens appended to `run`.
-    /// `key`: the packed word, if it fits one.
+    /// Piece `k` of a batch that is not one whole-word token nor in the word cache: its
+    /// tokens appended to `run`. `key`: the packed word, if it fits one.
     #[inline(never)]
     #[allow(clippy::too_many_arguments)]
     fn encode_batch_piece(
@@ -792,27 +825,8 @@ impl WordPiece {
         subs.clear();
         let ok = match key {
             Some(key) => {
-                // The key holds the normalized word (the batch's words normalize to their
-                // ASCII lowercase), so a cached word needs neither the text nor a count.
-                let slot = &cache.entries[key.slot(CACHE_ENTRIES)];
-                if slot.key == Some(key) {
-                    if !slot.ok {
-                        stats.unk += 1;
-                        run.push(unk);
-                        return;
-                    }
-                    let mut s = start;
-                    for (&e, &id) in slot.ends.iter().zip(&slot.ids).take(slot.n as usize) {
-                        let e = start + e as u64;
-                        run.push(Token {
-                            id,
-                            start: s,
-                            end: e,
-                        });
-                        s = e;
-                    }
-                    return;
-                }
+                // A cache miss (the caller looked): the key holds the normalized word (the
+                // batch's words normalize to their ASCII lowercase).
                 let (bytes, len) = key.to_bytes();
                 self.encode_multi_cached(&bytes[..len], batch.chars(k), key, cache, subs)
             }
