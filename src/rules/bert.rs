@@ -17,7 +17,9 @@
 //! ideographs go through the vectorized piece finder (`crate::scan`) and reach the sink as one
 //! [`AsciiBatch`]; BMP
 //! characters are classified by one lookup in a per-setting table (`bmp_tables`) built from
-//! the same normalization steps. [`crate::scan::Level::Reference`] turns both off.
+//! the same normalization steps. [`crate::scan::Level::Reference`] turns both off. (A third
+//! table, the normalization of characters that map to one other character, is used on every
+//! level including the reference: it is built by the same `normalize_char` it replaces.)
 //!
 //! The engine is a resumable state machine: chunks may be cut anywhere, even inside a UTF-8
 //! character or a word, and the output is the same. Memory is bounded: a word keeps at most

@@ -204,7 +204,7 @@ impl Packed {
 }
 
 impl KeyMap {
-    /// Build from `(key, id)` pairs; a repeated key keeps the last id.
+    /// Build from `(key, id)` pairs, each key once (a key given twice keeps the higher id).
     pub fn new<'a>(entries: impl IntoIterator<Item = (&'a [u8], u32)>) -> Self {
         let mut entries: Vec<_> = entries.into_iter().collect();
         // Lowest ids first: vocabularies list frequent tokens first (BERT's by frequency,

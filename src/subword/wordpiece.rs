@@ -59,11 +59,12 @@ pub struct WordPiece {
     vocab: Vocab,
     initial: KeyMap,
     continuation: KeyMap,
-    /// Which token lengths can start with a given pair of bytes, for each map (see
+    /// Which token lengths can start with a given three bytes, for each map (see
     /// [`LengthFilter`]).
     initial_lens: LengthFilter,
     continuation_lens: LengthFilter,
-    /// The id of each CJK ideograph U+4E00..=U+9FFF as a whole word ([UNK] if absent): the
+    /// The id of each CJK ideograph U+4E00..=U+9FFF as a whole word ([`CJK_UNK`] if it is
+    /// `[UNK]`): the
     /// batch encoder's lookup for Chinese, with no hashing and no branch on the outcome.
     cjk_ids: Box<[u32]>,
     unk_id: u32,
@@ -95,13 +96,10 @@ impl WordPiece {
         if initial.is_empty() {
             return Err("the vocabulary is empty".into());
         }
-        // Each token once, with its final id, in id order (KeyMap's sort then has nothing to
-        // do, and start-up is shorter).
-        let ordered: Vec<(&[u8], u32)> = by_id
-            .iter()
-            .zip(0u32..)
-            .filter_map(|(t, id)| Some((*t)?).filter(|t| initial[t] == id).map(|t| (t, id)))
-            .collect();
+        // Each token once with its final id, in id order: frequent tokens first (see
+        // `KeyMap::new`). Two tokens may share an id (a tokenizer.json can say so); both stay.
+        let mut ordered: Vec<(&[u8], u32)> = initial.iter().map(|(&t, &id)| (t, id)).collect();
+        ordered.sort_unstable_by_key(|&(t, id)| (id, t));
         let prefix = cfg.continuing_subword_prefix.as_bytes();
         let continued = || {
             ordered
@@ -119,13 +117,15 @@ impl WordPiece {
         let continuation_lens = LengthFilter::new(continued().map(|(t, _)| t));
         let initial = KeyMap::new(ordered.iter().copied());
         let vocab = Vocab::from_tokens(by_id);
+        // A one-character word is [UNK] when the character is not a token, and when words
+        // may have no characters at all (max_input_chars_per_word = 0).
         let cjk_ids = (CJK_FIRST..=CJK_LAST)
             .map(|cp| {
                 let mut b = [0; 4];
                 let c = char::from_u32(cp).expect("the CJK block has no surrogates");
-                initial
-                    .get(c.encode_utf8(&mut b).as_bytes())
-                    .unwrap_or(unk_id)
+                let id = initial.get(c.encode_utf8(&mut b).as_bytes());
+                id.filter(|_| cfg.max_input_chars_per_word >= 1)
+                    .unwrap_or(CJK_UNK)
             })
             .collect();
         Ok(WordPiece {
@@ -609,10 +609,13 @@ impl WordPiece {
 
 /// The CJK block of [`WordPiece::cjk_ids`] (its lead bytes are E4 B8 .. E9 BF).
 const CJK_FIRST: u32 = 0x4E00;
+/// [`WordPiece::cjk_ids`] entry of an ideograph whose word is `[UNK]` (not an id: the unknown
+/// token itself may be an ideograph, and then it is a token found, not an `[UNK]` counted).
+const CJK_UNK: u32 = u32::MAX;
 const CJK_LAST: u32 = 0x9FFF;
 
 /// Pieces whose vocabulary probes are issued together (enough to cover memory latency, few
-/// enough to stay in registers and L1); also the longest run of tokens handed to the sink.
+/// enough to stay in registers and L1); the tokens of a group go to the sink as one run.
 const PROBE_GROUP: usize = 32;
 
 /// Hand `run` to `out` (one call per run: see [`TokenSink::tokens`]) and count it.
@@ -745,7 +748,9 @@ impl WordPiece {
                     | u32::from(text[s + 1] & 0x3F) << 6
                     | u32::from(text[s + 2] & 0x3F);
                 if let Some(&id) = self.cjk_ids.get(cp.wrapping_sub(CJK_FIRST) as usize) {
-                    stats.unk += u64::from(id == self.unk_id);
+                    let unk = id == CJK_UNK;
+                    stats.unk += u64::from(unk);
+                    let id = if unk { self.unk_id } else { id };
                     run.push(Token { id, start, end });
                     continue;
                 }
@@ -894,11 +899,36 @@ mod tests {
         assert_eq!(d[1], id(&wp, "##ization"));
     }
 
-    /// The register matcher for short ASCII words equals the general one: on words glued
-    /// from vocabulary pieces (so most split into several tokens), with letters that no token
-    /// continues with, and at every length up to the inline limit.
+    /// HF's greedy longest match, transcribed plainly (a new string per candidate, every
+    /// length tried): `(ids, ok)` of an ASCII word under bert-base-uncased.
+    fn plain_greedy(wp: &WordPiece, word: &[u8]) -> (Vec<u32>, bool) {
+        let mut ids = Vec::new();
+        let mut start = 0;
+        while start < word.len() {
+            let found = (start + 1..=word.len()).rev().find_map(|end| {
+                let mut cand = if start > 0 {
+                    b"##".to_vec()
+                } else {
+                    Vec::new()
+                };
+                cand.extend_from_slice(&word[start..end]);
+                Some((wp.token_to_id(&cand)?, end))
+            });
+            let Some((id, end)) = found else {
+                return (vec![wp.unk_id()], false);
+            };
+            ids.push(id);
+            start = end;
+        }
+        (ids, true)
+    }
+
+    /// The register matcher for short ASCII words (with the length filter) equals HF's plain
+    /// greedy match: on words glued from vocabulary pieces (so most split into several
+    /// tokens), with characters that no token continues with, at every length up to the
+    /// inline limit; and so does the general matcher.
     #[test]
-    fn short_ascii_matcher_equals_the_general_one() {
+    fn short_ascii_matcher_equals_the_plain_greedy_match() {
         let wp = WordPiece::bert_base_uncased();
         let pieces: Vec<&[u8]> = (0..wp.vocab().len() as u32)
             .filter_map(|id| wp.vocab().token(id))
@@ -912,7 +942,7 @@ mod tests {
             x ^= x << 17;
             x
         };
-        for i in 0..200_000 {
+        for i in 0..100_000 {
             let mut w = Vec::new();
             while w.len() < 1 + (i % INLINE) {
                 let p = pieces[next() as usize % pieces.len()];
@@ -922,16 +952,26 @@ mod tests {
                 }
             }
             w.truncate(INLINE);
-            let (mut fast, mut plain) = (Vec::new(), Vec::new());
+            let want = plain_greedy(&wp, &w);
+            let (mut fast, mut general) = (Vec::new(), Vec::new());
             let ok = wp.encode_short_ascii(Packed::new(&w), &mut fast);
-            let ok2 = wp.encode_word(&w, w.len(), &mut plain);
-            assert_eq!(
-                (ok, &fast),
-                (ok2, &plain),
-                "{:?}",
-                String::from_utf8_lossy(&w)
-            );
+            let ok2 = wp.encode_word(&w, w.len(), &mut general);
+            let ids = |v: &[SubToken]| v.iter().map(|t| t.id).collect::<Vec<_>>();
+            let word = String::from_utf8_lossy(&w);
+            assert_eq!((ids(&fast), ok), want, "{word:?}");
+            assert_eq!((ids(&general), ok2), want, "{word:?}");
+            assert_eq!(fast, general, "{word:?}");
         }
+    }
+
+    /// Two tokens may share an id (a tokenizer.json may say so): both are tokens.
+    #[test]
+    fn tokens_sharing_an_id_are_both_found() {
+        let pairs: [(&[u8], u32); 4] = [(b"[UNK]", 0), (b"a", 1), (b"b", 1), (b"##c", 1)];
+        let wp = WordPiece::new(pairs, WordPieceConfig::default(), BertConfig::uncased()).unwrap();
+        assert_eq!(wp.token_to_id(b"a"), Some(1));
+        assert_eq!(wp.token_to_id(b"b"), Some(1));
+        assert_eq!(ids(&wp, "bc"), [1, 1]);
     }
 
     /// A token listed twice keeps its later id, in the whole-word map and the continuation

@@ -256,3 +256,75 @@ fn table_characters_match_the_reference_in_every_setting() {
         }
     }
 }
+
+/// Tokens and the piece, token and `[UNK]` counts of `input` under `model`.
+fn encode_model(
+    model: &tokstream::subword::Model,
+    input: &[u8],
+    chunk_size: usize,
+    scanner: Option<Scanner>,
+) -> (Vec<tokstream::pipeline::Token>, [u64; 3]) {
+    let opts = tokstream::pipeline::StreamOptions {
+        chunk_size,
+        strict_utf8: false,
+        scanner,
+    };
+    let mut out = Vec::new();
+    let st = tokstream::pipeline::encode_stream(input, model, &opts, &mut out).unwrap();
+    (out, [st.pieces, st.tokens, st.unk])
+}
+
+/// Every level encodes like the reference under WordPiece settings other than
+/// bert-base-uncased's (same vocabulary): word limits of 0, 1 and 3 characters, an ideograph
+/// as the unknown token, the cased normalizer without CJK isolation, an empty continuation
+/// prefix. Tokens, offsets and the counts. (Session 3 review: the batch encoder's CJK table
+/// ignored a limit of 0, and counted a found ideograph equal to the unknown token as `[UNK]`.)
+#[test]
+fn every_level_encodes_like_the_reference_under_other_wordpiece_settings() {
+    use tokstream::rules::BertConfig;
+    use tokstream::subword::{Model, WordPiece, WordPieceConfig};
+    let base = WordPiece::bert_base_uncased();
+    let entries: Vec<(Vec<u8>, u32)> = (0..base.vocab().len() as u32)
+        .filter_map(|id| Some((base.vocab().token(id)?.to_vec(), id)))
+        .collect();
+    let mut input = text("mixed")[..30_000].to_vec();
+    input.extend_from_slice(
+        "\n中 a 国 中国 x中y 丁 龥 一二三 Hello 世界! naïve Ａ１ ガ\n".as_bytes(),
+    );
+    input.extend_from_slice(&text("zh")[..6_000]);
+    input.extend_from_slice(&text("ja")[..6_000]);
+    let cfg = |max: usize, unk: &str, prefix: &str| WordPieceConfig {
+        unk_token: unk.into(),
+        continuing_subword_prefix: prefix.into(),
+        max_input_chars_per_word: max,
+    };
+    let no_cjk = BertConfig {
+        handle_chinese_chars: false,
+        ..BertConfig::cased()
+    };
+    let cases = [
+        ("max 0", cfg(0, "[UNK]", "##"), BertConfig::uncased()),
+        ("max 1", cfg(1, "[UNK]", "##"), BertConfig::uncased()),
+        ("max 3", cfg(3, "[UNK]", "##"), BertConfig::uncased()),
+        ("unk 中", cfg(100, "中", "##"), BertConfig::uncased()),
+        ("cased, no CJK isolation", cfg(100, "[UNK]", "##"), no_cjk),
+        ("empty prefix", cfg(100, "[UNK]", ""), BertConfig::uncased()),
+    ];
+    for (name, wp_cfg, norm) in cases {
+        let wp = WordPiece::new(entries.iter().map(|(t, id)| (&t[..], *id)), wp_cfg, norm).unwrap();
+        let model = Model::WordPiece(wp);
+        let want = encode_model(&model, &input, 1 << 20, reference());
+        for s in levels() {
+            for chunk in [7, 64, 1 << 20] {
+                let got = encode_model(&model, &input, chunk, Some(s));
+                assert!(
+                    got == want,
+                    "{name}: level {} chunk {chunk}: counts {:?} vs {:?}",
+                    s.level(),
+                    got.1,
+                    want.1
+                );
+            }
+        }
+    }
+}
