@@ -125,15 +125,23 @@ fuzz_target!(|data: &[u8]| {
     }
     // A small vocabulary described by the input.
     let prefix = PREFIXES[(mode as usize >> 1) % PREFIXES.len()];
-    let max_chars = match h.u8() % 4 {
+    let max_chars = match h.u8() % 6 {
         0 => 100,
+        4 => 0,
+        5 => 1,
         n => n as usize * 3,
     };
     let n_tokens = 1 + h.u8() as usize % 24;
     let mut toks: Vec<(String, u32)> = vec![("[UNK]".to_string(), 0)];
     for _ in 0..n_tokens {
         let spec = h.u8();
-        let len = 1 + (spec & 3) as usize;
+        // Mostly 1-4 characters; with bit 3, 1-16 (up to 64 bytes: the matchers treat
+        // candidates of more than 16 and of 32 or more bytes differently).
+        let len = if spec & 8 != 0 {
+            1 + (spec >> 4) as usize
+        } else {
+            1 + (spec & 3) as usize
+        };
         let mut t = String::new();
         if spec & 4 != 0 {
             t.push_str(prefix);
