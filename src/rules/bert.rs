@@ -544,6 +544,13 @@ impl BertSplitter {
             self.normalized_chars.push(n);
             return;
         }
+        if self.cfg.strip_accents
+            && let Some(jamo) = hangul_jamo(c)
+        {
+            self.normalized_chars.clear();
+            self.normalized_chars.extend(jamo.into_iter().flatten());
+            return;
+        }
         normalize_char(&self.cfg, c, &mut self.normalized_chars);
     }
 
@@ -714,6 +721,27 @@ impl BertSplitter {
 
 /// The normalized characters of `c` (strip accents, then lowercase, as `cfg` says) into `out`:
 /// the one definition both the per-character path and the BMP table use.
+/// The canonical decomposition (NFD) of a precomposed Hangul syllable, computed as the Unicode
+/// standard defines it (section 3.12): a leading consonant, a vowel and an optional trailing
+/// consonant. Conjoining jamo are letters (Lo) without case, so accent stripping and
+/// lowercasing keep them: under `strip_accents` this is the whole normalization of a syllable
+/// (checked for every syllable against `normalize_char` in the tests).
+#[inline]
+fn hangul_jamo(c: char) -> Option<[Option<char>; 3]> {
+    const S_BASE: u32 = 0xAC00;
+    const S_COUNT: u32 = 11_172;
+    const L_BASE: u32 = 0x1100;
+    const V_BASE: u32 = 0x1161;
+    const T_BASE: u32 = 0x11A7;
+    let s = (c as u32).checked_sub(S_BASE).filter(|&s| s < S_COUNT)?;
+    let (l, v, t) = (s / 588, s % 588 / 28, s % 28);
+    Some([
+        char::from_u32(L_BASE + l),
+        char::from_u32(V_BASE + v),
+        (t > 0).then(|| char::from_u32(T_BASE + t)).flatten(),
+    ])
+}
+
 fn normalize_char(cfg: &BertConfig, c: char, out: &mut Vec<char>) {
     out.clear();
     let mut push = |d: char| {
@@ -825,4 +853,32 @@ fn char_table(cfg: &BertConfig) -> &'static CharTable {
 #[inline]
 fn is_whitespace(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r') || c.is_whitespace()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Hangul shortcut gives exactly `normalize_char`'s result for every syllable under
+    /// both settings that strip accents, and nothing for the characters around the block.
+    #[test]
+    fn hangul_decomposition_equals_the_general_normalization() {
+        let mut want = Vec::new();
+        for lowercase in [false, true] {
+            let cfg = BertConfig {
+                strip_accents: true,
+                lowercase,
+                ..BertConfig::uncased()
+            };
+            for cp in 0xAC00..=0xD7A3u32 {
+                let c = char::from_u32(cp).unwrap();
+                normalize_char(&cfg, c, &mut want);
+                let got: Vec<char> = hangul_jamo(c).unwrap().into_iter().flatten().collect();
+                assert_eq!(got, want, "U+{cp:04X}");
+            }
+        }
+        assert!(hangul_jamo('\u{ABFF}').is_none());
+        assert!(hangul_jamo('\u{D7A4}').is_none());
+        assert!(hangul_jamo('a').is_none());
+    }
 }
