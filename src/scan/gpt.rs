@@ -118,6 +118,28 @@ pub fn classify_scalar(w: &[u8; 64]) -> GptMasks {
     m
 }
 
+/// The masks pattern `kind` reads (what the classifiers compute for it): gpt2 and cl100k read
+/// letters as one class (in `upper`, `lower` is 0) and no `/`; gpt2 reads no `\r`.
+pub fn masks_for(kind: GptKind, mut m: GptMasks) -> GptMasks {
+    if kind != GptKind::O200k {
+        m.upper |= m.lower;
+        m.lower = 0;
+        m.slash = 0;
+    }
+    if kind == GptKind::Gpt2 {
+        m.cr = 0;
+    }
+    m
+}
+
+const fn kind_of(k: u8) -> GptKind {
+    match k {
+        0 => GptKind::Gpt2,
+        1 => GptKind::Cl100k,
+        _ => GptKind::O200k,
+    }
+}
+
 /// Bits of the runs of `x` that contain a bit of `seeds` at their first bit (each run at most
 /// one seed, at its start), from that bit on.
 #[inline(always)]
@@ -312,17 +334,19 @@ pub struct GptStop {
 
 /// Classifies one 64-byte window. One implementation per instruction set.
 trait GptClassify {
+    /// [`masks_for`] the pattern numbered `K` (0 gpt2, 1 cl100k, 2 o200k).
+    ///
     /// # Safety
     /// The CPU must support the target features of the implementing type.
-    unsafe fn classify(w: &[u8; 64]) -> GptMasks;
+    unsafe fn classify<const K: u8>(w: &[u8; 64]) -> GptMasks;
 }
 
 struct Scalar;
 
 impl GptClassify for Scalar {
     #[inline(always)]
-    unsafe fn classify(w: &[u8; 64]) -> GptMasks {
-        classify_scalar(w)
+    unsafe fn classify<const K: u8>(w: &[u8; 64]) -> GptMasks {
+        masks_for(kind_of(K), classify_scalar(w))
     }
 }
 
@@ -332,13 +356,34 @@ impl GptClassify for Scalar {
 /// The CPU must support the target features of `C`.
 #[inline(always)]
 unsafe fn find_with<C: GptClassify>(input: &[u8], kind: GptKind, out: &mut GptSpans) -> GptStop {
+    // One loop per pattern: the masks a pattern does not use are not computed.
+    match kind {
+        // SAFETY: forwarded from this function's contract.
+        GptKind::Gpt2 => unsafe { find_kind::<C, 0>(input, out) },
+        // SAFETY: forwarded from this function's contract.
+        GptKind::Cl100k => unsafe { find_kind::<C, 1>(input, out) },
+        // SAFETY: forwarded from this function's contract.
+        GptKind::O200k => unsafe { find_kind::<C, 2>(input, out) },
+    }
+}
+
+/// [`find_with`] for the pattern numbered `K` (0 gpt2, 1 cl100k, 2 o200k).
+///
+/// # Safety
+/// The CPU must support the target features of `C`.
+#[inline(always)]
+unsafe fn find_kind<C: GptClassify, const K: u8>(input: &[u8], out: &mut GptSpans) -> GptStop {
+    let kind = kind_of(K);
     let mut pos = 0usize;
     out.len = 0;
     let cap = out.ends.len() - 64;
     while pos + 64 <= input.len() && out.len < cap {
         let w: &[u8; 64] = input[pos..pos + 64].try_into().expect("64 bytes");
         // SAFETY: forwarded from this function's contract.
-        let m = unsafe { C::classify(w) };
+        let m = unsafe { C::classify::<K>(w) };
+        // Through memory: else LLVM may keep the masks as vectors of booleans (the movemask
+        // results) and do the shifts below byte by byte.
+        let m = std::hint::black_box(m);
         let (s, lim) = starts(kind, &m, w);
         // Starts in (0, lim] (lim <= 61).
         let emit = s & !1 & ((2u64 << lim) - 1);
@@ -448,7 +493,7 @@ impl GptFinder {
 }
 
 /// The masks of every vector classifier this CPU runs, for tests.
-pub fn classify_all_levels(w: &[u8; 64]) -> Vec<(Level, GptMasks)> {
+pub fn classify_all_levels(w: &[u8; 64]) -> Vec<(Level, [GptMasks; 3])> {
     let mut out = Vec::new();
     #[cfg(target_arch = "x86_64")]
     x86::classify_all(w, &mut out);
@@ -471,30 +516,37 @@ mod x86 {
 
     impl GptClassify for Sse42 {
         #[inline(always)]
-        unsafe fn classify(w: &[u8; 64]) -> GptMasks {
+        unsafe fn classify<const K: u8>(w: &[u8; 64]) -> GptMasks {
             // SAFETY: the caller guarantees SSE2 (contract of `GptClassify::classify`); every
             // load reads 16 bytes inside `w` (offsets 0, 16, 32, 48).
             unsafe {
                 let mut m = GptMasks::default();
                 for k in 0..4 {
                     let v = _mm_loadu_si128(w.as_ptr().add(16 * k).cast());
-                    // Unsigned `v - lo <= n`.
-                    let range = |lo: u8, n: u8| {
-                        let t = _mm_sub_epi8(v, _mm_set1_epi8(lo as i8));
+                    // Unsigned `x - lo <= n`.
+                    let range = |x: __m128i, lo: u8, n: u8| {
+                        let t = _mm_sub_epi8(x, _mm_set1_epi8(lo as i8));
                         _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(n as i8)), t)
                     };
                     let eq = |b: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8));
                     let mm = |x: __m128i| (_mm_movemask_epi8(x) as u32 as u64) << (16 * k);
                     let space = eq(b' ');
-                    m.upper |= mm(range(b'A', 25));
-                    m.lower |= mm(range(b'a', 25));
-                    m.digit |= mm(range(b'0', 9));
-                    m.ws |= mm(_mm_or_si128(range(0x09, 4), space));
-                    m.cr |= mm(eq(b'\r'));
+                    if K == 2 {
+                        m.upper |= mm(range(v, b'A', 25));
+                        m.lower |= mm(range(v, b'a', 25));
+                        m.slash |= mm(eq(b'/'));
+                    } else {
+                        let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
+                        m.upper |= mm(range(folded, b'a', 25));
+                    }
+                    if K != 0 {
+                        m.cr |= mm(eq(b'\r'));
+                    }
+                    m.digit |= mm(range(v, b'0', 9));
+                    m.ws |= mm(_mm_or_si128(range(v, 0x09, 4), space));
                     m.nl |= mm(eq(b'\n'));
                     m.space |= mm(space);
                     m.apos |= mm(eq(b'\''));
-                    m.slash |= mm(eq(b'/'));
                     m.high |= mm(v);
                 }
                 m
@@ -504,29 +556,36 @@ mod x86 {
 
     impl GptClassify for Avx2 {
         #[inline(always)]
-        unsafe fn classify(w: &[u8; 64]) -> GptMasks {
+        unsafe fn classify<const K: u8>(w: &[u8; 64]) -> GptMasks {
             // SAFETY: the caller guarantees AVX2 (contract of `GptClassify::classify`); every
             // load reads 32 bytes inside `w` (offsets 0 and 32).
             unsafe {
                 let mut m = GptMasks::default();
                 for k in 0..2 {
                     let v = _mm256_loadu_si256(w.as_ptr().add(32 * k).cast());
-                    let range = |lo: u8, n: u8| {
-                        let t = _mm256_sub_epi8(v, _mm256_set1_epi8(lo as i8));
+                    let range = |x: __m256i, lo: u8, n: u8| {
+                        let t = _mm256_sub_epi8(x, _mm256_set1_epi8(lo as i8));
                         _mm256_cmpeq_epi8(_mm256_min_epu8(t, _mm256_set1_epi8(n as i8)), t)
                     };
                     let eq = |b: u8| _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b as i8));
                     let mm = |x: __m256i| (_mm256_movemask_epi8(x) as u32 as u64) << (32 * k);
                     let space = eq(b' ');
-                    m.upper |= mm(range(b'A', 25));
-                    m.lower |= mm(range(b'a', 25));
-                    m.digit |= mm(range(b'0', 9));
-                    m.ws |= mm(_mm256_or_si256(range(0x09, 4), space));
-                    m.cr |= mm(eq(b'\r'));
+                    if K == 2 {
+                        m.upper |= mm(range(v, b'A', 25));
+                        m.lower |= mm(range(v, b'a', 25));
+                        m.slash |= mm(eq(b'/'));
+                    } else {
+                        let folded = _mm256_or_si256(v, _mm256_set1_epi8(0x20));
+                        m.upper |= mm(range(folded, b'a', 25));
+                    }
+                    if K != 0 {
+                        m.cr |= mm(eq(b'\r'));
+                    }
+                    m.digit |= mm(range(v, b'0', 9));
+                    m.ws |= mm(_mm256_or_si256(range(v, 0x09, 4), space));
                     m.nl |= mm(eq(b'\n'));
                     m.space |= mm(space);
                     m.apos |= mm(eq(b'\''));
-                    m.slash |= mm(eq(b'/'));
                     m.high |= mm(v);
                 }
                 m
@@ -536,27 +595,33 @@ mod x86 {
 
     impl GptClassify for Avx512 {
         #[inline(always)]
-        unsafe fn classify(w: &[u8; 64]) -> GptMasks {
+        unsafe fn classify<const K: u8>(w: &[u8; 64]) -> GptMasks {
             // SAFETY: the caller guarantees AVX-512F/BW (contract of `GptClassify::classify`);
             // the load reads exactly the 64 bytes of `w`.
             unsafe {
                 let v = _mm512_loadu_si512(w.as_ptr().cast());
-                let range = |lo: u8, n: u8| {
-                    let t = _mm512_sub_epi8(v, _mm512_set1_epi8(lo as i8));
+                let range = |x: __m512i, lo: u8, n: u8| {
+                    let t = _mm512_sub_epi8(x, _mm512_set1_epi8(lo as i8));
                     _mm512_cmple_epu8_mask(t, _mm512_set1_epi8(n as i8))
                 };
                 let eq = |b: u8| _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b as i8));
                 let space = eq(b' ');
+                let (upper, lower, slash) = if K == 2 {
+                    (range(v, b'A', 25), range(v, b'a', 25), eq(b'/'))
+                } else {
+                    let folded = _mm512_or_si512(v, _mm512_set1_epi8(0x20));
+                    (range(folded, b'a', 25), 0, 0)
+                };
                 GptMasks {
-                    upper: range(b'A', 25),
-                    lower: range(b'a', 25),
-                    digit: range(b'0', 9),
-                    ws: range(0x09, 4) | space,
-                    cr: eq(b'\r'),
+                    upper,
+                    lower,
+                    digit: range(v, b'0', 9),
+                    ws: range(v, 0x09, 4) | space,
+                    cr: if K != 0 { eq(b'\r') } else { 0 },
                     nl: eq(b'\n'),
                     space,
                     apos: eq(b'\''),
-                    slash: eq(b'/'),
+                    slash,
                     high: _mm512_movepi8_mask(v),
                 }
             }
@@ -602,18 +667,36 @@ mod x86 {
         unsafe { avx512(input, kind, out) }
     }
 
-    pub(super) fn classify_all(w: &[u8; 64], out: &mut Vec<(Level, GptMasks)>) {
+    pub(super) fn classify_all(w: &[u8; 64], out: &mut Vec<(Level, [GptMasks; 3])>) {
         if Level::Sse42.is_available() {
             // SAFETY: checked above.
-            out.push((Level::Sse42, unsafe { Sse42::classify(w) }));
+            out.push((Level::Sse42, unsafe {
+                [
+                    Sse42::classify::<0>(w),
+                    Sse42::classify::<1>(w),
+                    Sse42::classify::<2>(w),
+                ]
+            }));
         }
         if Level::Avx2.is_available() {
             // SAFETY: checked above.
-            out.push((Level::Avx2, unsafe { Avx2::classify(w) }));
+            out.push((Level::Avx2, unsafe {
+                [
+                    Avx2::classify::<0>(w),
+                    Avx2::classify::<1>(w),
+                    Avx2::classify::<2>(w),
+                ]
+            }));
         }
         if Level::Avx512.is_available() {
             // SAFETY: checked above.
-            out.push((Level::Avx512, unsafe { Avx512::classify(w) }));
+            out.push((Level::Avx512, unsafe {
+                [
+                    Avx512::classify::<0>(w),
+                    Avx512::classify::<1>(w),
+                    Avx512::classify::<2>(w),
+                ]
+            }));
         }
     }
 }
@@ -647,7 +730,7 @@ mod arm {
 
     impl GptClassify for Neon {
         #[inline(always)]
-        unsafe fn classify(w: &[u8; 64]) -> GptMasks {
+        unsafe fn classify<const K: u8>(w: &[u8; 64]) -> GptMasks {
             // SAFETY: NEON is part of the aarch64 baseline; every load reads 16 bytes inside
             // `w` (offsets 0, 16, 32, 48).
             unsafe {
@@ -655,19 +738,26 @@ mod arm {
                 let mut c = [[z; 4]; 10];
                 for k in 0..4 {
                     let v = vld1q_u8(w.as_ptr().add(16 * k));
-                    let range =
-                        |lo: u8, n: u8| vcleq_u8(vsubq_u8(v, vdupq_n_u8(lo)), vdupq_n_u8(n));
+                    let range = |x: uint8x16_t, lo: u8, n: u8| {
+                        vcleq_u8(vsubq_u8(x, vdupq_n_u8(lo)), vdupq_n_u8(n))
+                    };
                     let eq = |b: u8| vceqq_u8(v, vdupq_n_u8(b));
                     let space = eq(b' ');
-                    c[0][k] = range(b'A', 25);
-                    c[1][k] = range(b'a', 25);
-                    c[2][k] = range(b'0', 9);
-                    c[3][k] = vorrq_u8(range(0x09, 4), space);
-                    c[4][k] = eq(b'\r');
+                    if K == 2 {
+                        c[0][k] = range(v, b'A', 25);
+                        c[1][k] = range(v, b'a', 25);
+                        c[8][k] = eq(b'/');
+                    } else {
+                        c[0][k] = range(vorrq_u8(v, vdupq_n_u8(0x20)), b'a', 25);
+                    }
+                    c[2][k] = range(v, b'0', 9);
+                    c[3][k] = vorrq_u8(range(v, 0x09, 4), space);
+                    if K != 0 {
+                        c[4][k] = eq(b'\r');
+                    }
                     c[5][k] = eq(b'\n');
                     c[6][k] = space;
                     c[7][k] = eq(b'\'');
-                    c[8][k] = eq(b'/');
                     c[9][k] = vcgeq_u8(v, vdupq_n_u8(0x80));
                 }
                 GptMasks {
@@ -691,9 +781,15 @@ mod arm {
         unsafe { find_with::<Neon>(input, kind, out) }
     }
 
-    pub(super) fn classify_all(w: &[u8; 64], out: &mut Vec<(Level, GptMasks)>) {
+    pub(super) fn classify_all(w: &[u8; 64], out: &mut Vec<(Level, [GptMasks; 3])>) {
         // SAFETY: NEON is part of the aarch64 baseline.
-        out.push((Level::Neon, unsafe { Neon::classify(w) }));
+        out.push((Level::Neon, unsafe {
+            [
+                Neon::classify::<0>(w),
+                Neon::classify::<1>(w),
+                Neon::classify::<2>(w),
+            ]
+        }));
     }
 }
 
@@ -725,7 +821,8 @@ mod tests {
             }));
         }
         for w in &blocks {
-            let want = classify_scalar(w);
+            let all = classify_scalar(w);
+            let want = [GptKind::Gpt2, GptKind::Cl100k, GptKind::O200k].map(|k| masks_for(k, all));
             for (level, got) in classify_all_levels(w) {
                 assert_eq!(got, want, "{level} on {w:?}");
             }
