@@ -54,7 +54,7 @@
 use std::cell::Cell;
 
 use crate::error::{Error, ErrorKind};
-use crate::rules::{AsciiBatch, Piece, PieceKind, PieceSink};
+use crate::rules::{Piece, PieceKind, PieceSink};
 use crate::scan::gpt::{GptFinder, GptKind, GptSpans};
 use crate::scan::utf8::{Decoded, decode};
 use crate::unicode::gpt_tables::{GPT_BLOCKS, GPT_INDEX, L, LO, N, S, UP, gpt_class};
@@ -126,12 +126,6 @@ pub struct GptConfig {
     /// Report the parts of a long piece as separate pieces (for BPE) instead of as raw
     /// fragments of one piece (for `split`).
     pub split_long: bool,
-    /// Hand the vector finder's pieces to the sink in [`crate::rules::AsciiBatch`]es (what
-    /// the BPE encoder takes whole) instead of one [`PieceSink::piece`] call each. A piece
-    /// that starts with `\n` (which a batch would take for a line end) is reported on its
-    /// own; every `\n` inside a batched piece is a line-end entry right after it. Same
-    /// pieces and line ends either way.
-    pub ascii_batch: bool,
 }
 
 impl GptConfig {
@@ -142,7 +136,6 @@ impl GptConfig {
             strict_utf8: false,
             max_piece: DEFAULT_MAX_PIECE,
             split_long: false,
-            ascii_batch: false,
         }
     }
 }
@@ -808,67 +801,6 @@ fn piece_simple<S: PieceSink + ?Sized>(
     Ok(())
 }
 
-/// Report the vector finder's pieces (`ends` as in [`GptSpans`], relative to `text` at stream
-/// offset `abs`) in [`AsciiBatch`]es built in `buf` (see [`GptConfig::ascii_batch`]).
-fn emit_batch<S: PieceSink + ?Sized>(
-    text: &[u8],
-    abs: u64,
-    ends: &[u32],
-    buf: &mut (Vec<u32>, Vec<u32>),
-    sink: &mut S,
-) -> crate::Result<()> {
-    let (starts, bends) = buf;
-    starts.clear();
-    bends.clear();
-    let mut line_ends = 0;
-    let flush =
-        |starts: &mut Vec<u32>, bends: &mut Vec<u32>, line_ends: &mut usize, sink: &mut S| {
-            let res = if starts.is_empty() {
-                Ok(())
-            } else {
-                sink.ascii_batch(&AsciiBatch {
-                    text,
-                    abs,
-                    starts,
-                    ends: bends,
-                    line_ends: *line_ends,
-                    multibyte_words: false,
-                    cjk: false,
-                    lowercase: false,
-                    keep_raw: true,
-                    norm_cap: usize::MAX,
-                })
-            };
-            starts.clear();
-            bends.clear();
-            *line_ends = 0;
-            res
-        };
-    let mut s = 0u32;
-    for &v in ends {
-        let e = v & 0x7FFF_FFFF;
-        let nl = v >> 31 != 0;
-        if text[s as usize] == b'\n' {
-            flush(starts, bends, &mut line_ends, sink)?;
-            piece_simple(&text[s as usize..e as usize], abs + u64::from(s), nl, sink)?;
-        } else {
-            starts.push(s);
-            bends.push(e);
-            if nl {
-                for q in s..e {
-                    if text[q as usize] == b'\n' {
-                        starts.push(q);
-                        bends.push(q + 1);
-                        line_ends += 1;
-                    }
-                }
-            }
-        }
-        s = e;
-    }
-    flush(starts, bends, &mut line_ends, sink)
-}
-
 /// The end of the last safe cut in `buf`: a position that is a piece boundary of every GPT
 /// pattern whatever comes before `buf` and after it, so a fresh engine started there gives the
 /// same pieces (matches only look forward). Two local facts make a boundary:
@@ -920,8 +852,6 @@ pub struct GptSplitter {
     finder: GptFinder,
     /// Its output buffer (allocated on first use).
     spans: Option<Box<GptSpans>>,
-    /// Starts and ends of the batch handed to the sink ([`GptConfig::ascii_batch`]).
-    batch: (Vec<u32>, Vec<u32>),
 }
 
 impl GptSplitter {
@@ -944,7 +874,6 @@ impl GptSplitter {
             first_replaced: None,
             finder: GptFinder::detect(),
             spans: None,
-            batch: (Vec::new(), Vec::new()),
         }
     }
 
@@ -1070,15 +999,11 @@ impl GptSplitter {
                 let stop = self.finder.find(&buf[i..], kind, spans);
                 let text = &buf[i..];
                 let ends = &spans.ends[..spans.len];
-                if self.cfg.ascii_batch {
-                    emit_batch(text, abs + i as u64, ends, &mut self.batch, sink)?;
-                } else {
-                    let mut s = 0;
-                    for &v in ends {
-                        let e = (v & 0x7FFF_FFFF) as usize;
-                        piece_simple(&text[s..e], abs + (i + s) as u64, v >> 31 != 0, sink)?;
-                        s = e;
-                    }
+                let mut s = 0;
+                for &v in ends {
+                    let e = (v & 0x7FFF_FFFF) as usize;
+                    piece_simple(&text[s..e], abs + (i + s) as u64, v >> 31 != 0, sink)?;
+                    s = e;
                 }
                 let s = stop.end;
                 retry = i + stop.retry;

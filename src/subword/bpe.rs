@@ -33,9 +33,7 @@ use std::path::Path;
 use rustc_hash::FxHashMap;
 
 use crate::error::Error;
-use crate::pipeline::{Token, TokenSink};
-use crate::rules::{AsciiBatch, GptPattern};
-use crate::stats::Stats;
+use crate::rules::GptPattern;
 use crate::subword::Vocab;
 use crate::subword::keymap::{INLINE, KeyMap, Packed};
 
@@ -413,19 +411,6 @@ impl Bpe {
         if let Some(id) = self.whole.get_packed(key) {
             return f(id, n as u32);
         }
-        self.encode_short_not_whole(piece, key, cache, f)
-    }
-
-    /// [`Bpe::encode_each_cached`] for a piece of 1 to [`CACHE_SHORT_PIECE`] bytes (packed in
-    /// `key`) that is not one token: the cache, then merging.
-    #[inline(always)]
-    fn encode_short_not_whole<E>(
-        &self,
-        piece: &[u8],
-        key: Packed,
-        cache: &mut BpeCache,
-        mut f: impl FnMut(u32, u32) -> Result<(), E>,
-    ) -> Result<(), E> {
         let slot = cache.slot(key);
         if slot.key == key && slot.n != 0 {
             let s = *slot;
@@ -436,77 +421,6 @@ impl Bpe {
             return Ok(());
         }
         self.encode_miss(piece, key, slot, f)
-    }
-
-    /// Encode a batch of ASCII pieces (from the GPT rules' vector finder): the same tokens,
-    /// offsets and counts as [`Bpe::encode_each_cached`] on each piece, but the whole-piece
-    /// vocabulary probes of a group of pieces are issued before any is resolved (they are
-    /// memory-bound: their cache misses then overlap), and single-token pieces, most of
-    /// English, go straight to `out`.
-    pub fn encode_ascii_batch<T: TokenSink + ?Sized>(
-        &self,
-        batch: &AsciiBatch<'_>,
-        cache: &mut BpeCache,
-        out: &mut T,
-        stats: &mut Stats,
-    ) -> crate::Result<()> {
-        const GROUP: usize = 32;
-        let n = batch.len();
-        let mut keys = [Packed::new(&[]); GROUP];
-        let mut g0 = 0;
-        while g0 < n {
-            let g1 = (g0 + GROUP).min(n);
-            let mut touched = 0u64;
-            for k in g0..g1 {
-                let (s, e) = (batch.starts[k] as usize, batch.ends[k] as usize);
-                let piece = &batch.text[s..e];
-                if piece.len() <= CACHE_SHORT_PIECE {
-                    let key = Packed::new(piece);
-                    touched ^= self.whole.touch(key);
-                    keys[k - g0] = key;
-                }
-            }
-            std::hint::black_box(touched);
-            for k in g0..g1 {
-                let (s, e) = (batch.starts[k] as usize, batch.ends[k] as usize);
-                let piece = &batch.text[s..e];
-                if piece.first() == Some(&b'\n') {
-                    out.line_end()?;
-                    continue;
-                }
-                stats.pieces += 1;
-                let start = batch.abs + s as u64;
-                if piece.len() <= CACHE_SHORT_PIECE && !piece.is_empty() {
-                    let key = keys[k - g0];
-                    if let Some(id) = self.whole.get_packed(key) {
-                        stats.tokens += 1;
-                        out.token(Token {
-                            id,
-                            start,
-                            end: batch.abs + e as u64,
-                        })?;
-                        continue;
-                    }
-                    let mut at = start;
-                    self.encode_short_not_whole(piece, key, cache, |id, len| {
-                        stats.tokens += 1;
-                        let start = at;
-                        at += u64::from(len);
-                        out.token(Token { id, start, end: at })
-                    })?;
-                } else {
-                    let mut at = start;
-                    self.encode_each_cached(piece, cache, |id, len| {
-                        stats.tokens += 1;
-                        let start = at;
-                        at += u64::from(len);
-                        out.token(Token { id, start, end: at })
-                    })?;
-                }
-            }
-            g0 = g1;
-        }
-        Ok(())
     }
 
     /// [`Bpe::encode_each_cached`] for pieces of 17 to [`CACHE_MAX_PIECE`] bytes (runs of

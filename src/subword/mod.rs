@@ -76,7 +76,6 @@ impl Model {
             Model::Bpe(b) => Splitter::Gpt(GptSplitter::new(GptConfig {
                 strict_utf8,
                 split_long: true,
-                ascii_batch: true,
                 ..GptConfig::new(b.pattern())
             })),
         }
@@ -96,7 +95,6 @@ impl Model {
             Model::WordPiece(w) => {
                 w.encode_ascii_batch(batch, &mut scratch.words, &mut scratch.subs, out, stats)
             }
-            Model::Bpe(b) => b.encode_ascii_batch(batch, &mut scratch.pieces, out, stats),
             #[allow(unreachable_patterns)]
             _ => {
                 let mut buf = Vec::with_capacity(crate::rules::ASCII_BUF);

@@ -1287,7 +1287,7 @@ impl tokstream::pipeline::TokenSink for TokLines {
 }
 
 #[test]
-fn vector_finder_and_batched_bpe_equal_the_reference_on_the_corpus() {
+fn encode_with_the_vector_finder_equals_the_reference_on_the_corpus() {
     use tokstream::scan::Level;
     for (model, _) in MODELS {
         let m = bpe_model(model);
@@ -1314,7 +1314,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
     #[test]
-    fn batched_bpe_equals_the_reference(text in long_ascii_text(), chunk in 1usize..200) {
+    fn encode_with_the_vector_finder_equals_the_reference(text in long_ascii_text(), chunk in 1usize..200) {
         use tokstream::scan::Level;
         for (model, _) in MODELS {
             let m = bpe_model(model);
