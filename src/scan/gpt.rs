@@ -339,6 +339,16 @@ trait GptClassify {
     /// # Safety
     /// The CPU must support the target features of the implementing type.
     unsafe fn classify<const K: u8>(w: &[u8; 64]) -> GptMasks;
+
+    /// Append `base + i` for each set bit i of `bits` to `out` at `*len` (which must be at
+    /// least 64 below `out.len()`), as `generic::flatten_scalar` does.
+    ///
+    /// # Safety
+    /// The CPU must support the target features of the implementing type.
+    #[inline(always)]
+    unsafe fn flatten(out: &mut [u32], len: &mut usize, base: u32, bits: u64) {
+        super::generic::flatten_scalar(out, len, base, bits)
+    }
 }
 
 struct Scalar;
@@ -398,7 +408,8 @@ unsafe fn find_kind<C: GptClassify, const K: u8>(input: &[u8], out: &mut GptSpan
         let after_nl = m.nl << 1;
         let flags = (after_nl | (!emit).wrapping_add(after_nl & !emit)) & emit;
         let first = out.len;
-        super::generic::flatten_scalar(&mut out.ends, &mut out.len, pos as u32, emit);
+        // SAFETY: forwarded from this function's contract; `out.len < cap` leaves 64 slots.
+        unsafe { C::flatten(&mut out.ends, &mut out.len, pos as u32, emit) };
         let mut f = flags;
         while f != 0 {
             let b = f.trailing_zeros();
@@ -626,6 +637,46 @@ mod x86 {
                 }
             }
         }
+
+        /// Compress the byte indices 0..63 by the mask (VBMI2, in a register), then widen
+        /// sixteen at a time to u32 and add `base` (as the BERT finder's AVX-512 flatten).
+        #[inline(always)]
+        unsafe fn flatten(out: &mut [u32], len: &mut usize, base: u32, bits: u64) {
+            const IOTA: [u8; 64] = {
+                let mut t = [0u8; 64];
+                let mut i = 0;
+                while i < 64 {
+                    t[i] = i as u8;
+                    i += 1;
+                }
+                t
+            };
+            let count = bits.count_ones() as usize;
+            assert!(*len + 64 <= out.len(), "span buffer without slack");
+            // SAFETY: the caller guarantees AVX-512F/BW/VBMI2 (contract of
+            // `GptClassify::flatten`); the IOTA load reads its 64 bytes; each store writes 16
+            // u32 at `*len + 16 * k` for `16 * k < count <= 64`, so below
+            // `*len + 64 <= out.len()` (checked above).
+            unsafe {
+                let idx =
+                    _mm512_maskz_compress_epi8(bits, _mm512_loadu_si512(IOTA.as_ptr().cast()));
+                let base_v = _mm512_set1_epi32(base as i32);
+                let dst = out.as_mut_ptr().add(*len);
+                let mut k = 0;
+                while 16 * k < count {
+                    let part = match k {
+                        0 => _mm512_castsi512_si128(idx),
+                        1 => _mm512_extracti32x4_epi32::<1>(idx),
+                        2 => _mm512_extracti32x4_epi32::<2>(idx),
+                        _ => _mm512_extracti32x4_epi32::<3>(idx),
+                    };
+                    let wide = _mm512_add_epi32(_mm512_cvtepu8_epi32(part), base_v);
+                    _mm512_storeu_si512(dst.add(16 * k).cast(), wide);
+                    k += 1;
+                }
+            }
+            *len += count;
+        }
     }
 
     #[target_feature(enable = "sse2,ssse3,sse4.2,popcnt")]
@@ -640,7 +691,7 @@ mod x86 {
         unsafe { find_with::<Avx2>(input, kind, out) }
     }
 
-    #[target_feature(enable = "avx512f,avx512bw,avx2,popcnt,bmi1,bmi2,lzcnt")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi2,avx2,popcnt,bmi1,bmi2,lzcnt")]
     fn avx512(input: &[u8], kind: GptKind, out: &mut GptSpans) -> GptStop {
         // SAFETY: this function is compiled with the features `Avx512` needs.
         unsafe { find_with::<Avx512>(input, kind, out) }
