@@ -2,14 +2,17 @@
 //! patterns (SPEC.md §3): on any bytes (invalid UTF-8 is one U+FFFD per maximal invalid
 //! sequence on both sides, offsets mapped back to the input), whole-text pieces
 //! (`rules::gpt::pieces`) and streaming `split` pieces at a fuzzer-chosen chunk size (raw
-//! bytes checked against the input).
+//! bytes checked against the input), and the same in one chunk with the engine forced to each
+//! scanner level this CPU runs (the vector piece finder of `scan::gpt` only looks at 64 bytes
+//! or more in one buffer).
 //!
 //! Input: 1 header byte (chunk size), then the text.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use tokstream::pipeline::run_rules;
-use tokstream::rules::{RuleSet, Splitter, gpt};
+use tokstream::rules::{GptConfig, GptSplitter, RuleSet, Splitter, gpt};
+use tokstream::scan::Level;
 use tokstream_fuzz::gpt_ref::{self, PATTERNS};
 use tokstream_fuzz::*;
 
@@ -46,5 +49,24 @@ fuzz_target!(|data: &[u8]| {
             &got,
             |r| r.0 as u64,
         );
+        for level in Level::available() {
+            let engine = GptSplitter::new(GptConfig::new(p))
+                .with_level(level)
+                .expect("an available level");
+            let mut c = Collect::new(Some(text));
+            run_rules(text, Splitter::Gpt(engine), text.len().max(1), &mut c).unwrap();
+            let got: Vec<(usize, usize)> = c
+                .pieces()
+                .iter()
+                .map(|r| (r.start as usize, r.end as usize))
+                .collect();
+            assert_same(
+                &format!("{p:?} split at level {level}, one chunk"),
+                text,
+                &want,
+                &got,
+                |r| r.0 as u64,
+            );
+        }
     }
 });

@@ -55,6 +55,7 @@ use std::cell::Cell;
 
 use crate::error::{Error, ErrorKind};
 use crate::rules::{Piece, PieceKind, PieceSink};
+use crate::scan::gpt::{GptFinder, GptKind, GptSpans};
 use crate::scan::utf8::{Decoded, decode};
 use crate::unicode::gpt_tables::{GPT_BLOCKS, GPT_INDEX, L, LO, N, S, UP, gpt_class};
 
@@ -772,6 +773,34 @@ fn digits3(cls: &impl Fn(usize) -> u8, p: usize) -> Option<usize> {
     Some(i)
 }
 
+/// Report a piece of ASCII bytes found by the vector finder (no long piece in progress);
+/// `nl`: it contains `\n`.
+#[inline(always)]
+fn piece_simple<S: PieceSink + ?Sized>(
+    bytes: &[u8],
+    at: u64,
+    nl: bool,
+    sink: &mut S,
+) -> crate::Result<()> {
+    sink.piece(&Piece {
+        start: at,
+        end: at + bytes.len() as u64,
+        raw: bytes,
+        normalized: Default::default(),
+        align: &[],
+        chars: 0,
+        kind: PieceKind::Word,
+    })?;
+    if nl {
+        for (j, &b) in bytes.iter().enumerate() {
+            if b == b'\n' {
+                sink.line_end(at + j as u64)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The end of the last safe cut in `buf`: a position that is a piece boundary of every GPT
 /// pattern whatever comes before `buf` and after it, so a fresh engine started there gives the
 /// same pieces (matches only look forward). Two local facts make a boundary:
@@ -819,6 +848,10 @@ pub struct GptSplitter {
     frag_newlines: Vec<u64>,
     replaced: u64,
     first_replaced: Option<u64>,
+    /// The vector piece finder (none at [`crate::scan::Level::Reference`]).
+    finder: GptFinder,
+    /// Its output buffer (allocated on first use).
+    spans: Option<Box<GptSpans>>,
 }
 
 impl GptSplitter {
@@ -839,7 +872,22 @@ impl GptSplitter {
             frag_newlines: Vec::new(),
             replaced: 0,
             first_replaced: None,
+            finder: GptFinder::detect(),
+            spans: None,
         }
+    }
+
+    /// The same engine using the vector piece finder of `level` (every level gives the same
+    /// pieces; [`crate::scan::Level::Reference`] uses the exact matcher alone). `None` if this
+    /// CPU cannot run the level.
+    pub fn with_level(mut self, level: crate::scan::Level) -> Option<Self> {
+        self.finder = GptFinder::with_level(level)?;
+        Some(self)
+    }
+
+    /// The level of the vector piece finder in use.
+    pub fn level(&self) -> crate::scan::Level {
+        self.finder.level()
     }
 
     /// The settings in use.
@@ -927,8 +975,43 @@ impl GptSplitter {
             _ => GptPattern::O200k,
         };
         debug_assert_eq!(pattern, self.cfg.pattern);
+        let kind = match P {
+            0 => GptKind::Gpt2,
+            1 => GptKind::Cl100k,
+            _ => GptKind::O200k,
+        };
+        // The vector finder's pieces are at most 64 bytes: only when no cut can apply.
+        let vector = self.finder.is_active() && self.cfg.max_piece >= 64;
+        let mut retry = 0;
         let mut i = 0;
         while i < buf.len() {
+            if vector
+                && i >= retry
+                && buf.len() - i >= 64
+                // Not worth a call when the next 8 bytes are not all ASCII.
+                && u64::from_le_bytes(buf[i..i + 8].try_into().expect("8 bytes"))
+                    & 0x8080_8080_8080_8080
+                    == 0
+                && self.frag_start.is_none()
+                && self.frag_newlines.is_empty()
+            {
+                let spans = self.spans.get_or_insert_with(Default::default);
+                let stop = self.finder.find(&buf[i..], kind, spans);
+                let text = &buf[i..];
+                let ends = &spans.ends[..spans.len];
+                let mut s = 0;
+                for &v in ends {
+                    let e = (v & 0x7FFF_FFFF) as usize;
+                    piece_simple(&text[s..e], abs + (i + s) as u64, v >> 31 != 0, sink)?;
+                    s = e;
+                }
+                let s = stop.end;
+                retry = i + stop.retry;
+                i += s;
+                continue;
+            } else if vector && i >= retry {
+                retry = i + 64;
+            }
             if let Some((e, nl)) = fast_end(pattern, buf, i)
                 && e - i <= self.cfg.max_piece
             {

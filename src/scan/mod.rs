@@ -36,6 +36,7 @@
 
 pub mod class;
 mod generic;
+pub mod gpt;
 pub mod scalar;
 pub mod utf8;
 

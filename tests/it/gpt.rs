@@ -1029,3 +1029,303 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The vector piece finder (scan::gpt) against the exact matcher, at every level
+
+/// Everything a GPT engine reports, in order: pieces `(start, end, false)` and line ends
+/// `(at, at, true)`.
+struct Events(Vec<(u64, u64, bool)>);
+
+impl tokstream::rules::PieceSink for Events {
+    fn piece(&mut self, p: &tokstream::rules::Piece<'_>) -> tokstream::Result<()> {
+        self.0.push((p.start, p.end, false));
+        Ok(())
+    }
+    fn line_end(&mut self, at: u64) -> tokstream::Result<()> {
+        self.0.push((at, at, true));
+        Ok(())
+    }
+}
+
+/// The events of the GPT engine for `p` at `level`, fed in chunks of `chunk` bytes.
+fn events_at(
+    p: GptPattern,
+    level: tokstream::scan::Level,
+    input: &[u8],
+    chunk: usize,
+) -> Option<Vec<(u64, u64, bool)>> {
+    let engine = tokstream::rules::GptSplitter::new(tokstream::rules::GptConfig::new(p));
+    let mut engine = engine.with_level(level)?;
+    assert_eq!(engine.level(), level);
+    let mut ev = Events(Vec::new());
+    for c in input.chunks(chunk.max(1)) {
+        engine.feed(c, &mut ev).unwrap();
+    }
+    engine.finish(&mut ev).unwrap();
+    Some(ev.0)
+}
+
+/// Pieces of the events.
+fn pieces_of(ev: &[(u64, u64, bool)]) -> Vec<(usize, usize)> {
+    ev.iter()
+        .filter(|e| !e.2)
+        .map(|&(a, b, _)| (a as usize, b as usize))
+        .collect()
+}
+
+fn check_levels(input: &[u8], chunks: &[usize]) {
+    use tokstream::scan::Level;
+    for p in PATTERNS {
+        let want = events_at(p, Level::Reference, input, input.len()).unwrap();
+        for &level in Level::ALL {
+            for &chunk in chunks {
+                if let Some(got) = events_at(p, level, input, chunk)
+                    && got != want
+                {
+                    let text = String::from_utf8_lossy(input);
+                    let first = got
+                        .iter()
+                        .zip(&want)
+                        .position(|(a, b)| a != b)
+                        .unwrap_or(got.len().min(want.len()));
+                    panic!(
+                        "{p:?} level {level} chunk {chunk}: first difference at event {first}: \
+                         got {:?} want {:?}\n{:?}",
+                        got.get(first),
+                        want.get(first),
+                        &text
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Long ASCII-heavy text: everything the finder's rules distinguish (case changes,
+/// contractions, `'` after spaces and symbols, digit runs, whitespace runs with `\r\n`, tabs
+/// and spaces, `/` after newlines) and now and then a non-ASCII character.
+fn long_ascii_text() -> impl Strategy<Value = Vec<u8>> {
+    let parts: Vec<&'static str> = vec![
+        " ",
+        " ",
+        " ",
+        "  ",
+        "\t",
+        "\n",
+        "\n",
+        "\r\n",
+        "\r",
+        "\x0b",
+        "\x0c",
+        "'",
+        "'",
+        "/",
+        ".",
+        ",",
+        "!",
+        "(",
+        "-",
+        "$",
+        "_",
+        "a",
+        "b",
+        "x",
+        "A",
+        "B",
+        "X",
+        "s",
+        "t",
+        "d",
+        "m",
+        "l",
+        "v",
+        "r",
+        "e",
+        "S",
+        "T",
+        "D",
+        "M",
+        "L",
+        "V",
+        "R",
+        "E",
+        "ll",
+        "LL",
+        "ve",
+        "re",
+        "'s",
+        "'t",
+        "'ll",
+        "'Ve",
+        "'RE",
+        "'m",
+        "'d",
+        "'x",
+        " 's",
+        ".'s",
+        "''",
+        "don't",
+        "I'm",
+        "HTTPServer",
+        "helloWorld",
+        "ABCdef",
+        "abcDEF",
+        "0",
+        "1",
+        "12",
+        "123",
+        "1234",
+        "12345",
+        "2024",
+        "word",
+        " the",
+        " of",
+        " and",
+        "\n  ",
+        "\n\n",
+        " \n",
+        "\t\n ",
+        ".\n",
+        ".\n/",
+        "/\n",
+        "./\n/\n",
+        "\n/",
+        "é",
+        "中",
+        "\u{a0}",
+        "ſ",
+        "\u{2019}",
+        "\u{301}",
+    ];
+    prop::collection::vec(prop::sample::select(parts), 0..300).prop_map(|v| v.concat().into_bytes())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1500))]
+
+    #[test]
+    fn vector_finder_equals_the_exact_matcher(text in long_ascii_text(), chunk in 1usize..200) {
+        check_levels(&text, &[text.len(), chunk]);
+        // And the oracle, for the default level.
+        let s = String::from_utf8(text.clone()).unwrap();
+        for p in PATTERNS {
+            let got = events_at(p, tokstream::scan::Level::best(), &text, text.len()).unwrap();
+            prop_assert_eq!(pieces_of(&got), oracle_pieces(p, &s), "{:?} {:?}", p, s);
+        }
+    }
+}
+
+#[test]
+fn vector_finder_equals_the_exact_matcher_on_the_corpus() {
+    for name in CORPUS {
+        let input = text(name);
+        check_levels(&input, &[input.len(), 4096, 333]);
+        // Every alignment of a slice against the window.
+        let mid = input.len() / 2;
+        for pad in 0..64 {
+            let mut s = vec![b'x'; pad];
+            s.push(b' ');
+            s.extend_from_slice(&input[mid..(mid + 3000).min(input.len())]);
+            check_levels(&s, &[s.len()]);
+        }
+    }
+}
+
+#[test]
+fn vector_finder_hand_picked_cases() {
+    let cases: &[&str] = &[
+        "don't I'm we'll they've you're she'd 'tis 's ''s x's's don's's don't's it'sGood",
+        "HTTPServer helloWorld ABCdef abcDEF aB Ab A a I'M YOU'LL",
+        "a\n/\nb ./\n/\nx a/\n/.x .\n/x  \n\n  \t\n x \n\t\ty \r\n\r\n  z",
+        "12345678901 1 12 123 1234 a1b22c333d4444 x  1  22",
+        "(hello \"world\" (x 'y ' z -- '' ''s !!!a ! a",
+    ];
+    for c in cases {
+        let s = c.repeat(5);
+        check_levels(s.as_bytes(), &[s.len(), 7, 64, 65]);
+        for p in PATTERNS {
+            let got = events_at(p, tokstream::scan::Level::best(), s.as_bytes(), s.len()).unwrap();
+            assert_eq!(pieces_of(&got), oracle_pieces(p, &s), "{p:?} {s:?}");
+        }
+    }
+}
+
+/// Tokens of `model` with its GPT engine at `level`, and where the line ends fall (token
+/// counts at each), the piece and token counts.
+fn encode_at(
+    model: &Model,
+    level: tokstream::scan::Level,
+    input: &[u8],
+    chunk: usize,
+) -> Option<(TokLines, u64, u64)> {
+    let Splitter::Gpt(g) = model.splitter(false) else {
+        unreachable!()
+    };
+    let g = g.with_level(level)?;
+    let mut sink = tokstream::pipeline::EncodeSink::new(model, TokLines::default());
+    tokstream::pipeline::run_rules(input, Splitter::Gpt(g), chunk.max(1), &mut sink).unwrap();
+    let (pieces, tokens) = (sink.stats.pieces, sink.stats.tokens);
+    Some((sink.into_inner(), pieces, tokens))
+}
+
+#[derive(Default, PartialEq)]
+struct TokLines {
+    tokens: Vec<Token>,
+    lines: Vec<usize>,
+}
+
+impl tokstream::pipeline::TokenSink for TokLines {
+    fn token(&mut self, t: Token) -> tokstream::Result<()> {
+        self.tokens.push(t);
+        Ok(())
+    }
+    fn line_end(&mut self) -> tokstream::Result<()> {
+        self.lines.push(self.tokens.len());
+        Ok(())
+    }
+}
+
+#[test]
+fn encode_with_the_vector_finder_equals_the_reference_on_the_corpus() {
+    use tokstream::scan::Level;
+    for (model, _) in MODELS {
+        let m = bpe_model(model);
+        for name in CORPUS {
+            let input = text(name);
+            let want = encode_at(m, Level::Reference, &input, input.len()).unwrap();
+            assert_eq!(
+                want.0.tokens,
+                golden_bpe_tokens(model, name),
+                "{name}: {model}"
+            );
+            for &level in Level::ALL {
+                for chunk in [input.len(), 4096, 333] {
+                    if let Some(got) = encode_at(m, level, &input, chunk) {
+                        assert!(got == want, "{name}: {model} level {level} chunk {chunk}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn encode_with_the_vector_finder_equals_the_reference(text in long_ascii_text(), chunk in 1usize..200) {
+        use tokstream::scan::Level;
+        for (model, _) in MODELS {
+            let m = bpe_model(model);
+            let want = encode_at(m, Level::Reference, &text, text.len()).unwrap();
+            for &level in Level::ALL {
+                for c in [text.len(), chunk] {
+                    if let Some(got) = encode_at(m, level, &text, c) {
+                        prop_assert!(got == want, "{} level {} chunk {}", model, level, c);
+                    }
+                }
+            }
+        }
+    }
+}
