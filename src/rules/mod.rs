@@ -58,7 +58,11 @@ impl Splitter {
     pub fn fresh_at(&self, pos: u64) -> Self {
         match self {
             Splitter::Bert(b) => Splitter::Bert(b.fresh_at(pos)),
-            Splitter::Gpt(g) => Splitter::Gpt(GptSplitter::new_at(*g.config(), pos)),
+            Splitter::Gpt(g) => Splitter::Gpt(
+                GptSplitter::new_at(*g.config(), pos)
+                    .with_level(g.level())
+                    .expect("the level in use is available"),
+            ),
             Splitter::Whitespace(w) => Splitter::Whitespace(w.fresh_at(pos)),
         }
     }
@@ -94,8 +98,10 @@ impl Splitter {
             Splitter::Whitespace(w) => {
                 Splitter::Whitespace(WhitespaceSplitter::with_scanner(*w.config(), scanner))
             }
-            // The GPT rules have no vectorized path yet.
-            other => other,
+            Splitter::Gpt(g) => Splitter::Gpt(
+                g.with_level(scanner.level())
+                    .expect("a scanner's level is available"),
+            ),
         }
     }
 
@@ -104,7 +110,7 @@ impl Splitter {
         match self {
             Splitter::Bert(b) => b.scanner().level(),
             Splitter::Whitespace(w) => w.scanner().level(),
-            _ => crate::scan::Level::Reference,
+            Splitter::Gpt(g) => g.level(),
         }
     }
 

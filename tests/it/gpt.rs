@@ -1329,3 +1329,31 @@ proptest! {
         }
     }
 }
+
+/// A forced scanner level reaches the GPT engine (its vector piece finder) and survives the
+/// fresh engines the pipeline makes per chunk; `Splitter::level` reports it. The split is the
+/// same at every level through the streaming driver.
+#[test]
+fn a_forced_scanner_level_reaches_the_gpt_finder() {
+    use tokstream::scan::{Level, Scanner};
+    let input = text("en");
+    for rules in [RuleSet::Gpt2, RuleSet::Cl100k, RuleSet::O200k] {
+        let want = split_with(
+            &input,
+            rules,
+            1 << 20,
+            Scanner::with_level(Level::Reference),
+        );
+        for s in levels() {
+            let sp = Splitter::for_split(rules, false).with_scanner(s);
+            assert_eq!(sp.level(), s.level(), "{rules:?}");
+            assert_eq!(sp.fresh_at(100).level(), s.level(), "{rules:?}");
+            assert_eq!(
+                split_with(&input, rules, 4096, Some(s)),
+                want,
+                "{rules:?} {}",
+                s.level()
+            );
+        }
+    }
+}
