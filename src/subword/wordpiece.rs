@@ -641,7 +641,7 @@ impl WordPiece {
     /// 16-byte load, lowercased in registers) and touches its vocabulary slot, so the cache
     /// misses of the whole group are in flight at once; pass 2 looks them up, now mostly in
     /// cache, and appends the hits to a run of tokens that goes to the sink in one call.
-    /// Pieces that are not one token go the general way ([`Self::encode_batch_piece`]).
+    /// Pieces that are not one token go the general way (the word cache, then the matcher).
     #[allow(clippy::too_many_arguments)]
     pub fn encode_ascii_batch<T: TokenSink + ?Sized>(
         &self,
