@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tokstream::pipeline::{EncodeSink, Token, TokenSink, run_rules};
-use tokstream::rules::{Piece, PieceSink, RuleSet, Splitter};
+use tokstream::rules::{Piece, PieceRun, PieceSink, RuleSet, Splitter};
 use tokstream::subword::{Bpe, Model};
 
 const SIZE: usize = 8 << 20;
@@ -39,6 +39,11 @@ struct CountPieces(u64);
 impl PieceSink for CountPieces {
     fn piece(&mut self, _p: &Piece<'_>) -> tokstream::Result<()> {
         self.0 += 1;
+        Ok(())
+    }
+
+    fn piece_run(&mut self, run: &PieceRun<'_>) -> tokstream::Result<()> {
+        self.0 += run.len() as u64;
         Ok(())
     }
 }

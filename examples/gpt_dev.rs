@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use tokstream::Error;
 use tokstream::pipeline::{EncodeSink, Token, TokenSink, run_rules};
-use tokstream::rules::{Piece, PieceSink, RuleSet, Splitter};
+use tokstream::rules::{Piece, PieceRun, PieceSink, RuleSet, Splitter};
 use tokstream::subword::Model;
 
 /// Counts pieces.
@@ -25,6 +25,11 @@ struct CountPieces(u64);
 impl PieceSink for CountPieces {
     fn piece(&mut self, _p: &Piece<'_>) -> tokstream::Result<()> {
         self.0 += 1;
+        Ok(())
+    }
+
+    fn piece_run(&mut self, run: &PieceRun<'_>) -> tokstream::Result<()> {
+        self.0 += run.len() as u64;
         Ok(())
     }
 }

@@ -22,7 +22,7 @@ use std::time::Duration;
 use criterion::measurement::Measurement;
 use criterion::{BenchmarkGroup, SamplingMode};
 use tokstream::pipeline::{Token, TokenSink};
-use tokstream::rules::{AsciiBatch, Piece, PieceSink};
+use tokstream::rules::{AsciiBatch, Piece, PieceRun, PieceSink};
 
 /// Every corpus, in the order the suites report them.
 pub const NAMES: [&str; 6] = ["en", "zh", "ja", "ko", "code", "mixed"];
@@ -317,6 +317,12 @@ impl PieceSink for CountPieces {
     #[inline]
     fn ascii_batch(&mut self, batch: &AsciiBatch<'_>) -> tokstream::Result<()> {
         self.0 += (batch.len() - batch.line_ends) as u64;
+        Ok(())
+    }
+
+    #[inline]
+    fn piece_run(&mut self, run: &PieceRun<'_>) -> tokstream::Result<()> {
+        self.0 += run.len() as u64;
         Ok(())
     }
 }

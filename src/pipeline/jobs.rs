@@ -221,6 +221,22 @@ impl<S: PieceSink> PieceSink for Tracked<'_, S> {
         }
         self.inner.ascii_batch(batch)
     }
+
+    /// As for a batch: the line state after a run depends only on its first piece, whether
+    /// it has a line end, and its last piece (a piece holding `\n` ends with a line end).
+    fn piece_run(&mut self, run: &crate::rules::PieceRun<'_>) -> crate::Result<()> {
+        if !run.is_empty() {
+            self.track.on_open(false);
+            if run.has_line_end() {
+                self.track.on_line_end();
+            }
+            self.track.on_open(false);
+            if run.ends_with_line_end() {
+                self.track.on_line_end();
+            }
+        }
+        self.inner.piece_run(run)
+    }
 }
 
 /// Feed one chunk (and finish the stream after the last one).
@@ -519,6 +535,57 @@ mod tests {
             );
             assert_eq!(write(0, true), h.end_fresh, "{format}");
             assert_eq!(write(1, true), [&one, h.end_in_line].concat());
+        }
+    }
+
+    /// Taking a GPT piece run whole leaves the same line track as its events one by one.
+    #[test]
+    fn line_track_of_a_piece_run() {
+        use crate::rules::PieceRun;
+        struct Nothing;
+        impl PieceSink for Nothing {
+            fn piece(&mut self, _p: &Piece<'_>) -> crate::Result<()> {
+                Ok(())
+            }
+        }
+        let text = b"ab\ncd ef\n\ngh";
+        let all: [u32; 5] = [2, 3 | PieceRun::NEWLINE, 5, 8, 11 | PieceRun::NEWLINE];
+        for a in 0..all.len() {
+            for b in a..=all.len() {
+                // Runs that start at piece `a` (ends relative to its start).
+                let base = if a == 0 {
+                    0
+                } else {
+                    all[a - 1] & PieceRun::END
+                };
+                let ends: Vec<u32> = all[a..b].iter().map(|&v| v - base).collect();
+                let run = PieceRun {
+                    text: &text[base as usize..],
+                    abs: 0,
+                    ends: &ends,
+                };
+                let (mut t1, mut t2) = (LineTrack::default(), LineTrack::default());
+                let mut whole = Tracked {
+                    inner: Nothing,
+                    track: &mut t1,
+                };
+                whole.piece_run(&run).unwrap();
+                let mut each = Tracked {
+                    inner: Nothing,
+                    track: &mut t2,
+                };
+                run.each(&mut each).unwrap();
+                for s in [
+                    LineState::default(),
+                    LineState {
+                        in_line: true,
+                        in_piece: false,
+                    },
+                ] {
+                    assert_eq!(s.after(&t1), s.after(&t2), "{a}..{b}");
+                }
+                assert_eq!(t1.first, t2.first, "{a}..{b}");
+            }
         }
     }
 

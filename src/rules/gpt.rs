@@ -54,7 +54,7 @@
 use std::cell::Cell;
 
 use crate::error::{Error, ErrorKind};
-use crate::rules::{Piece, PieceKind, PieceSink};
+use crate::rules::{Piece, PieceKind, PieceRun, PieceSink};
 use crate::scan::gpt::{GptFinder, GptKind, GptSpans};
 use crate::scan::utf8::{Decoded, decode};
 use crate::unicode::gpt_tables::{GPT_BLOCKS, GPT_INDEX, L, LO, N, S, UP, gpt_class};
@@ -773,34 +773,6 @@ fn digits3(cls: &impl Fn(usize) -> u8, p: usize) -> Option<usize> {
     Some(i)
 }
 
-/// Report a piece of ASCII bytes found by the vector finder (no long piece in progress);
-/// `nl`: it contains `\n`.
-#[inline(always)]
-fn piece_simple<S: PieceSink + ?Sized>(
-    bytes: &[u8],
-    at: u64,
-    nl: bool,
-    sink: &mut S,
-) -> crate::Result<()> {
-    sink.piece(&Piece {
-        start: at,
-        end: at + bytes.len() as u64,
-        raw: bytes,
-        normalized: Default::default(),
-        align: &[],
-        chars: 0,
-        kind: PieceKind::Word,
-    })?;
-    if nl {
-        for (j, &b) in bytes.iter().enumerate() {
-            if b == b'\n' {
-                sink.line_end(at + j as u64)?;
-            }
-        }
-    }
-    Ok(())
-}
-
 /// The end of the last safe cut in `buf`: a position that is a piece boundary of every GPT
 /// pattern whatever comes before `buf` and after it, so a fresh engine started there gives the
 /// same pieces (matches only look forward). Two local facts make a boundary:
@@ -997,13 +969,12 @@ impl GptSplitter {
             {
                 let spans = self.spans.get_or_insert_with(Default::default);
                 let stop = self.finder.find(&buf[i..], kind, spans);
-                let text = &buf[i..];
-                let ends = &spans.ends[..spans.len];
-                let mut s = 0;
-                for &v in ends {
-                    let e = (v & 0x7FFF_FFFF) as usize;
-                    piece_simple(&text[s..e], abs + (i + s) as u64, v >> 31 != 0, sink)?;
-                    s = e;
+                if spans.len > 0 {
+                    sink.piece_run(&PieceRun {
+                        text: &buf[i..],
+                        abs: abs + i as u64,
+                        ends: &spans.ends[..spans.len],
+                    })?;
                 }
                 let s = stop.end;
                 retry = i + stop.retry;

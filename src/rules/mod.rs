@@ -299,6 +299,101 @@ pub trait PieceSink {
         }
         Ok(())
     }
+
+    /// A run of consecutive pieces from the GPT rules' vector piece finder (see [`PieceRun`]).
+    /// The default reports each through [`PieceSink::piece`], then its line ends; a sink may
+    /// take the run whole (counting and discarding sinks do: no `Piece` per piece).
+    fn piece_run(&mut self, run: &PieceRun<'_>) -> crate::Result<()> {
+        run.each(self)
+    }
+}
+
+/// Consecutive pieces found by the GPT rules' vector piece finder: piece `k` runs from the
+/// end of piece `k - 1` (from 0 for the first) to `ends[k] & END`, all ASCII, at stream offset
+/// `abs` + its start; bit [`PieceRun::NEWLINE`] of `ends[k]` is set when the piece contains
+/// `\n` (each `\n` is a line end, reported after its piece). The pieces are
+/// [`PieceKind::Word`] pieces with no normalized text, as the GPT rules report every piece.
+pub struct PieceRun<'a> {
+    /// The bytes the ends index.
+    pub text: &'a [u8],
+    /// Stream offset of `text[0]`.
+    pub abs: u64,
+    /// Piece ends, with the newline flag.
+    pub ends: &'a [u32],
+}
+
+impl PieceRun<'_> {
+    /// Mask of the end offset in an `ends` entry.
+    pub const END: u32 = 0x7FFF_FFFF;
+    /// Flag of an `ends` entry: the piece contains `\n`.
+    pub const NEWLINE: u32 = 1 << 31;
+
+    /// Number of pieces.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// True if there is no piece.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Report each piece to `sink` through [`PieceSink::piece`], then its line ends: what
+    /// [`PieceSink::piece_run`] does by default.
+    pub fn each<S: PieceSink + ?Sized>(&self, sink: &mut S) -> crate::Result<()> {
+        let mut start = 0;
+        for &v in self.ends {
+            let end = (v & Self::END) as usize;
+            let bytes = &self.text[start..end];
+            let at = self.abs + start as u64;
+            sink.piece(&Piece {
+                start: at,
+                end: at + bytes.len() as u64,
+                raw: bytes,
+                normalized: Default::default(),
+                align: &[],
+                chars: 0,
+                kind: PieceKind::Word,
+            })?;
+            if v & Self::NEWLINE != 0 {
+                for j in memchr::memchr_iter(b'\n', bytes) {
+                    sink.line_end(at + j as u64)?;
+                }
+            }
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// The bytes of the pieces.
+    fn bytes(&self) -> &[u8] {
+        let end = self.ends.last().map_or(0, |&v| (v & Self::END) as usize);
+        &self.text[..end]
+    }
+
+    /// True if some piece holds a `\n` (a line end).
+    pub fn has_line_end(&self) -> bool {
+        self.ends.iter().any(|&v| v & Self::NEWLINE != 0)
+            && memchr::memchr(b'\n', self.bytes()).is_some()
+    }
+
+    /// True if the last piece holds a `\n`: then the run's last event is a line end.
+    pub fn ends_with_line_end(&self) -> bool {
+        let [.., prev, last] = self.ends else {
+            return self.has_line_end();
+        };
+        last & Self::NEWLINE != 0
+            && memchr::memchr(b'\n', &self.bytes()[(prev & Self::END) as usize..]).is_some()
+    }
+
+    /// Number of line ends (`\n` bytes) in the pieces.
+    pub fn line_ends(&self) -> usize {
+        if self.ends.iter().any(|&v| v & Self::NEWLINE != 0) {
+            memchr::memchr_iter(b'\n', self.bytes()).count()
+        } else {
+            0
+        }
+    }
 }
 
 /// Pieces found by the vector piece finder, in order: piece `k` is
