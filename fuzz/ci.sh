@@ -17,8 +17,14 @@ echo "-- built in $(($(date +%s) - t0)) s"
 log="$(mktemp)"
 for t in $(cargo fuzz list); do
     mkdir -p "corpus/$t" "regressions/$t"
+    extra=()
+    # `chunking` runs the threaded pipeline: std::thread::scope returns when a worker's closure
+    # has returned, before that thread's thread-local destructors (crossbeam-channel's context)
+    # have run, and LeakSanitizer, checking right after the input, can report those as leaks
+    # (seen once in 10 minutes; docs/fuzzing.md). Leak checking is off for it; ASan still runs.
+    [ "$t" = chunking ] && extra=(-detect_leaks=0)
     if ! cargo fuzz run "$t" "corpus/$t" "seeds/$t" "regressions/$t" -- \
-        -dict=tricky.dict -max_total_time="$secs" -timeout=30 -print_final_stats=1 >"$log" 2>&1; then
+        -dict=tricky.dict -max_total_time="$secs" -timeout=30 -print_final_stats=1 "${extra[@]}" >"$log" 2>&1; then
         tail -n 80 "$log"
         echo "FAILED: fuzz target $t; the input is in fuzz/artifacts/$t/ (see docs/fuzzing.md)"
         exit 1
