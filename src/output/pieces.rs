@@ -66,18 +66,6 @@ impl<W: Write> PieceWriter<W> {
     }
 
     /// The default batch path: one [`Piece`] or line end at a time.
-    fn ascii_batch_each(&mut self, batch: &AsciiBatch<'_>) -> crate::Result<()> {
-        let mut buf = Vec::new();
-        for k in 0..batch.len() {
-            if batch.is_line_end(k) {
-                self.line_end(batch.abs + batch.starts[k] as u64)?;
-            } else {
-                self.piece(&batch.piece(k, &mut buf))?;
-            }
-        }
-        Ok(())
-    }
-
     fn write_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         match self.format {
             Format::Text => self.out.write_all(bytes),
@@ -126,7 +114,7 @@ impl<W: Write> PieceSink for PieceWriter<W> {
         }
         if self.in_piece {
             // A piece begun by raw fragments ends before this batch's first entry.
-            return self.ascii_batch_each(batch);
+            return batch.each(self);
         }
         match self.format {
             Format::None => {
@@ -151,7 +139,7 @@ impl<W: Write> PieceSink for PieceWriter<W> {
                 }
                 Ok(())
             }
-            _ => self.ascii_batch_each(batch),
+            _ => batch.each(self),
         }
     }
 

@@ -54,7 +54,7 @@
 use std::cell::Cell;
 
 use crate::error::{Error, ErrorKind};
-use crate::rules::{Piece, PieceKind, PieceRun, PieceSink};
+use crate::rules::{Piece, PieceRun, PieceSink};
 use crate::scan::gpt::{GptFinder, GptKind, GptSpans};
 use crate::scan::utf8::{Decoded, decode};
 use crate::unicode::gpt_tables::{GPT_BLOCKS, GPT_INDEX, L, LO, N, S, UP, gpt_class};
@@ -1054,15 +1054,7 @@ impl GptSplitter {
             self.check_utf8(bytes, at)?;
         }
         let start = self.frag_start.take().unwrap_or(at);
-        sink.piece(&Piece {
-            start,
-            end: at + bytes.len() as u64,
-            raw: bytes,
-            normalized: Default::default(),
-            align: &[],
-            chars: 0,
-            kind: PieceKind::Word,
-        })?;
+        sink.piece(&Piece::raw_word(start, at + bytes.len() as u64, bytes))?;
         for j in std::mem::take(&mut self.frag_newlines) {
             sink.line_end(j)?;
         }
@@ -1082,15 +1074,7 @@ impl GptSplitter {
         sink: &mut S,
     ) -> crate::Result<()> {
         let start = self.frag_start.take().unwrap_or(at);
-        sink.piece(&Piece {
-            start,
-            end: at + bytes.len() as u64,
-            raw: bytes,
-            normalized: Default::default(),
-            align: &[],
-            chars: 0,
-            kind: PieceKind::Word,
-        })?;
+        sink.piece(&Piece::raw_word(start, at + bytes.len() as u64, bytes))?;
         if !self.frag_newlines.is_empty() {
             for j in std::mem::take(&mut self.frag_newlines) {
                 sink.line_end(j)?;

@@ -267,6 +267,23 @@ pub struct Piece<'a> {
     pub kind: PieceKind,
 }
 
+impl<'a> Piece<'a> {
+    /// A word piece reported by its raw bytes alone (no normalized text, no character count):
+    /// how the GPT rules report every piece.
+    #[inline(always)]
+    pub fn raw_word(start: u64, end: u64, raw: &'a [u8]) -> Self {
+        Piece {
+            start,
+            end,
+            raw,
+            normalized: Default::default(),
+            align: &[],
+            chars: 0,
+            kind: PieceKind::Word,
+        }
+    }
+}
+
 /// Receives the output of a rule set.
 pub trait PieceSink {
     /// A complete piece.
@@ -289,15 +306,7 @@ pub trait PieceSink {
     /// [`PieceSink::piece`]; a sink may take the batch whole to overlap per-piece work (the
     /// WordPiece encoder does: its vocabulary probes are memory-bound).
     fn ascii_batch(&mut self, batch: &AsciiBatch<'_>) -> crate::Result<()> {
-        let mut buf = Vec::with_capacity(ASCII_BUF);
-        for k in 0..batch.len() {
-            if batch.is_line_end(k) {
-                self.line_end(batch.abs + batch.starts[k] as u64)?;
-            } else {
-                self.piece(&batch.piece(k, &mut buf))?;
-            }
-        }
-        Ok(())
+        batch.each(self)
     }
 
     /// A run of consecutive pieces from the GPT rules' vector piece finder (see [`PieceRun`]).
@@ -346,15 +355,7 @@ impl PieceRun<'_> {
             let end = (v & Self::END) as usize;
             let bytes = &self.text[start..end];
             let at = self.abs + start as u64;
-            sink.piece(&Piece {
-                start: at,
-                end: at + bytes.len() as u64,
-                raw: bytes,
-                normalized: Default::default(),
-                align: &[],
-                chars: 0,
-                kind: PieceKind::Word,
-            })?;
+            sink.piece(&Piece::raw_word(at, at + bytes.len() as u64, bytes))?;
             if v & Self::NEWLINE != 0 {
                 for j in memchr::memchr_iter(b'\n', bytes) {
                     sink.line_end(at + j as u64)?;
@@ -439,6 +440,20 @@ impl AsciiBatch<'_> {
     /// True when there are none.
     pub fn is_empty(&self) -> bool {
         self.starts.is_empty()
+    }
+
+    /// Report each entry to `sink` through [`PieceSink::piece`] or [`PieceSink::line_end`]:
+    /// what [`PieceSink::ascii_batch`] does by default.
+    pub fn each<S: PieceSink + ?Sized>(&self, sink: &mut S) -> crate::Result<()> {
+        let mut buf = Vec::with_capacity(ASCII_BUF);
+        for k in 0..self.len() {
+            if self.is_line_end(k) {
+                sink.line_end(self.abs + self.starts[k] as u64)?;
+            } else {
+                sink.piece(&self.piece(k, &mut buf))?;
+            }
+        }
+        Ok(())
     }
 
     /// True if entry `k` is the `\n` of a line end rather than a piece.
