@@ -47,6 +47,14 @@ impl TokenSink for CountTokens {
         self.sum = self.sum.wrapping_add(u64::from(t.id));
         Ok(())
     }
+
+    fn tokens(&mut self, ts: &[Token]) -> tokstream::Result<()> {
+        self.n += ts.len() as u64;
+        for t in ts {
+            self.sum = self.sum.wrapping_add(u64::from(t.id));
+        }
+        Ok(())
+    }
 }
 
 /// The measured part: (pieces or tokens, a checksum).

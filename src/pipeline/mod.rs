@@ -213,6 +213,16 @@ impl<T: TokenSink> PieceSink for EncodeSink<'_, T> {
         self.model
             .encode_ascii_batch(batch, &mut self.scratch, &mut self.out, &mut self.stats)
     }
+
+    #[inline]
+    fn piece_run(&mut self, run: &crate::rules::PieceRun<'_>) -> crate::Result<()> {
+        match self.model {
+            Model::Bpe(b) => {
+                Model::encode_bpe_run(b, run, &mut self.scratch, &mut self.out, &mut self.stats)
+            }
+            Model::WordPiece(_) => run.each(self),
+        }
+    }
 }
 
 /// `tokstream encode`: token ids of `input` under `model`, into `out`.

@@ -33,7 +33,8 @@ use std::path::Path;
 use rustc_hash::FxHashMap;
 
 use crate::error::Error;
-use crate::rules::GptPattern;
+use crate::pipeline::Token;
+use crate::rules::{GptPattern, PieceRun};
 use crate::subword::Vocab;
 use crate::subword::keymap::{INLINE, KeyMap, Packed};
 
@@ -56,6 +57,8 @@ pub struct Bpe {
     pairs: FxHashMap<u64, u64>,
     /// Id of each single byte.
     byte_ids: Box<[u32; 256]>,
+    /// Every rank is below 2^28, so [`Bpe::merge_short`] can pack rank and position in a u32.
+    short_keys: bool,
 }
 
 #[inline(always)]
@@ -312,6 +315,7 @@ impl Bpe {
                 }
             }
         }
+        let short_keys = pairs.values().all(|&m| m >> 32 < 1 << 28);
         let mut bpe = Bpe {
             name: name.to_string(),
             pattern,
@@ -319,6 +323,7 @@ impl Bpe {
             whole: KeyMap::new([]),
             pairs,
             byte_ids,
+            short_keys,
         };
         let mut whole: Vec<(&[u8], u32)> = ids.iter().map(|(b, &id)| (&b[..], id)).collect();
         if hf && !ignore_merges {
@@ -389,7 +394,7 @@ impl Bpe {
     }
 
     /// [`Bpe::encode_each`] through a per-worker [`BpeCache`]: a piece of at most
-    /// [`CACHE_MAX_PIECE`] bytes that is not one token (whole-piece lookup first) is looked up
+    /// [`CACHE_HUGE_PIECE`] bytes that is not one token (whole-piece lookup first) is looked up
     /// in the cache; on a miss it is merged and stored if it has few enough tokens
     /// ([`CACHE_MAX_IDS`], or [`CACHE_LONG_IDS`] for pieces over [`CACHE_SHORT_PIECE`] bytes).
     /// Same tokens as without the cache.
@@ -404,6 +409,9 @@ impl Bpe {
         if n > CACHE_SHORT_PIECE || n == 0 {
             if n <= CACHE_MAX_PIECE && n > 0 {
                 return self.encode_long_cached(piece, cache, f);
+            }
+            if n <= CACHE_HUGE_PIECE && n > 0 {
+                return self.encode_huge_cached(piece, cache, f);
             }
             return self.encode_uncached(piece, f);
         }
@@ -421,6 +429,101 @@ impl Bpe {
             return Ok(());
         }
         self.encode_miss(piece, key, slot, f)
+    }
+
+    /// Encode the piece `text[s..e]` (non-empty) through `cache`, appending its tokens to
+    /// `out` with stream offsets (`abs` is the offset of `text[0]`): the same tokens as
+    /// [`Bpe::encode_each_cached`]. For a piece of at most [`CACHE_SHORT_PIECE`] bytes,
+    /// `key` is its packed bytes and `home` the slot [`KeyMap::start`] gave for it.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn encode_into(
+        &self,
+        text: &[u8],
+        (s, e): (usize, usize),
+        key: Packed,
+        home: usize,
+        abs: u64,
+        cache: &mut BpeCache,
+        out: &mut Vec<Token>,
+    ) {
+        let n = e - s;
+        debug_assert!(n > 0);
+        let mut at = abs + s as u64;
+        let mut push = |id: u32, len: u32| {
+            let start = at;
+            at += u64::from(len);
+            out.push(Token { id, start, end: at });
+            Ok::<(), ()>(())
+        };
+        if n > CACHE_SHORT_PIECE {
+            let _ = self.encode_each_cached(&text[s..e], cache, push);
+            return;
+        }
+        if let Some(id) = self.whole.get_from(key, home) {
+            let _ = push(id, n as u32);
+            return;
+        }
+        let slot = cache.slot(key);
+        if slot.key == key && slot.n != 0 {
+            let c = *slot;
+            for k in 0..c.n as usize {
+                let _ = push(c.ids[k], u32::from(c.lens[k]));
+            }
+            return;
+        }
+        let _ = self.encode_miss(&text[s..e], key, slot, push);
+    }
+
+    /// Encode the pieces of `run` (windows of the GPT finder) through `cache`, appending
+    /// their tokens to `out`; `line_end(out)` is called after the tokens of each piece
+    /// holding a `\n`, once per `\n`, so that the caller can hand over the tokens before the
+    /// line end. Returns the number of tokens appended in all.
+    ///
+    /// Pieces go in groups: the whole-piece probes of a group are all started (hashed and
+    /// prefetched) before the first is resolved, since the vocabulary table is megabytes
+    /// (cl100k: 4 MiB of short keys) and a probe that waits for its line alone is most of the
+    /// cost of a piece.
+    #[inline]
+    pub fn encode_run<E>(
+        &self,
+        run: &PieceRun<'_>,
+        cache: &mut BpeCache,
+        out: &mut Vec<Token>,
+        mut line_end: impl FnMut(&mut Vec<Token>) -> Result<(), E>,
+    ) -> Result<u64, E> {
+        const GROUP: usize = 16;
+        let text = run.text;
+        let mut tokens = 0u64;
+        let mut before = out.len();
+        let mut s = 0;
+        for group in run.ends.chunks(GROUP) {
+            let mut keys = [Packed::from_parts(0, 0, 0); GROUP];
+            let mut homes = [0usize; GROUP];
+            let mut a = s;
+            for (k, &v) in group.iter().enumerate() {
+                let e = (v & PieceRun::END) as usize;
+                if e - a <= CACHE_SHORT_PIECE {
+                    keys[k] = Packed::at(text, a, e - a);
+                    homes[k] = self.whole.start(keys[k]);
+                }
+                a = e;
+            }
+            for (k, &v) in group.iter().enumerate() {
+                let e = (v & PieceRun::END) as usize;
+                self.encode_into(text, (s, e), keys[k], homes[k], run.abs, cache, out);
+                if v & PieceRun::NEWLINE != 0 {
+                    tokens += (out.len() - before) as u64;
+                    for _ in memchr::memchr_iter(b'\n', &text[s..e]) {
+                        line_end(out)?;
+                    }
+                    // `line_end` may have handed the tokens over and cleared `out`.
+                    before = out.len();
+                }
+                s = e;
+            }
+        }
+        Ok(tokens + (out.len() - before) as u64)
     }
 
     /// [`Bpe::encode_each_cached`] for pieces of 17 to [`CACHE_MAX_PIECE`] bytes (runs of
@@ -461,6 +564,33 @@ impl Bpe {
         }
         for j in 0..k {
             f(ids[j], u32::from(lens[j]))?;
+        }
+        Ok(())
+    }
+
+    /// [`Bpe::encode_each_cached`] for pieces of more than [`CACHE_MAX_PIECE`] bytes, up to
+    /// [`CACHE_HUGE_PIECE`]: table borders and rules (`+-----+----+`, `=====`), which cost
+    /// tens of thousands of instructions each to merge and recur verbatim in a document.
+    #[cold]
+    #[inline(never)]
+    fn encode_huge_cached<E>(
+        &self,
+        piece: &[u8],
+        cache: &mut BpeCache,
+        mut f: impl FnMut(u32, u32) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let slot = cache.huge_slot(piece);
+        if slot.bytes != piece {
+            slot.bytes.clear();
+            slot.tokens.clear();
+            let _ = self.encode_each(piece, |id, len| {
+                slot.tokens.push((id, len));
+                Ok::<(), ()>(())
+            });
+            slot.bytes.extend_from_slice(piece);
+        }
+        for &(id, len) in &slot.tokens {
+            f(id, len)?;
         }
         Ok(())
     }
@@ -517,12 +647,85 @@ impl Bpe {
         f: impl FnMut(u32, u32) -> Result<(), E>,
     ) -> Result<(), E> {
         if piece.len() <= 16 {
-            self.merge_scan::<16, E>(piece, f)
+            if self.short_keys {
+                self.merge_short(piece, f)
+            } else {
+                self.merge_scan::<16, E>(piece, f)
+            }
         } else if piece.len() <= SCAN_MAX {
             self.merge_scan::<SCAN_MAX, E>(piece, f)
         } else {
             self.merge_heap(piece, f)
         }
+    }
+
+    /// [`Bpe::merge_scan`] for pieces of at most 16 bytes (the cache misses of real text)
+    /// without moving anything: parts stay in the lane of their first byte, a bit mask says
+    /// which lanes still start a part, and each lane's key is `rank << 4 | lane`, so the
+    /// minimum over all 16 lanes (a few vector instructions) is both the lowest rank and,
+    /// among equal ranks, the leftmost pair. No scan with a data-dependent trip count and no
+    /// `memmove` per merge. Needs ranks below 2^28 (checked at load: `short_keys`).
+    fn merge_short<E>(
+        &self,
+        piece: &[u8],
+        mut f: impl FnMut(u32, u32) -> Result<(), E>,
+    ) -> Result<(), E> {
+        const N: usize = 16;
+        const NONE: u32 = u32::MAX;
+        let n0 = piece.len();
+        debug_assert!((1..=N).contains(&n0));
+        let mut toks = [0u32; N];
+        let mut lens = [1u32; N];
+        // keys[i]: rank << 4 | i of merging the part at lane i with the next part (NONE if
+        // they do not merge, or lane i holds no part or the last one); merged[i]: its id.
+        let mut keys = [NONE; N];
+        let mut merged = [0u32; N];
+        for (i, &b) in piece.iter().enumerate() {
+            toks[i] = self.byte_ids[b as usize];
+        }
+        let key = |i: usize, a: u32, b: u32| {
+            let m = self.merge(a, b);
+            if m == NO_MERGE {
+                (NONE, 0)
+            } else {
+                (((m >> 32) as u32) << 4 | i as u32, m as u32)
+            }
+        };
+        for i in 0..n0 - 1 {
+            (keys[i], merged[i]) = key(i, toks[i], toks[i + 1]);
+        }
+        // Lanes that start a part (bit 16 is a sentinel: "past the end").
+        let mut alive: u32 = (1 << n0) - 1;
+        loop {
+            count_op();
+            let best = keys.iter().copied().fold(NONE, u32::min);
+            if best == NONE {
+                break;
+            }
+            let at = (best & 15) as usize;
+            let j = (alive & (!1u32 << at)).trailing_zeros() as usize;
+            alive &= !(1 << j);
+            keys[j] = NONE;
+            toks[at] = merged[at];
+            lens[at] += lens[j];
+            let k = ((alive | 1 << N) & (!1u32 << at)).trailing_zeros() as usize;
+            (keys[at], merged[at]) = if k < N {
+                key(at, toks[at], toks[k])
+            } else {
+                (NONE, 0)
+            };
+            let below = alive & ((1 << at) - 1);
+            if below != 0 {
+                let p = 31 - below.leading_zeros() as usize;
+                (keys[p], merged[p]) = key(p, toks[p], toks[at]);
+            }
+        }
+        while alive != 0 {
+            let i = alive.trailing_zeros() as usize;
+            alive &= alive - 1;
+            f(toks[i], lens[i])?;
+        }
+        Ok(())
     }
 
     /// tiktoken's loop on a small array: find the lowest-rank pair (leftmost), merge, repeat.
@@ -653,8 +856,14 @@ pub const CACHE_SHORT_PIECE: usize = INLINE;
 pub const CACHE_MAX_IDS: usize = 4;
 /// Default number of main-table slots (48 bytes each: 192 KiB, most of an L2 cache).
 pub const CACHE_SLOTS: usize = 4096;
-/// Longest piece the [`BpeCache`] holds (in its second table), in bytes.
+/// Longest piece of the [`BpeCache`]'s second table, in bytes.
 pub const CACHE_MAX_PIECE: usize = 64;
+/// Longest piece the [`BpeCache`] holds (in its third table), in bytes.
+pub const CACHE_HUGE_PIECE: usize = 1024;
+/// Number of third-table slots for the default cache size (each holds at most
+/// [`CACHE_HUGE_PIECE`] bytes and as many tokens: at most 576 KiB in all, and only as much
+/// as the long pieces seen need).
+pub const CACHE_HUGE_SLOTS: usize = CACHE_SLOTS / 64;
 /// Most tokens of a piece in the second table.
 pub const CACHE_LONG_IDS: usize = 16;
 /// Number of second-table slots by default (148 bytes each: 148 KiB).
@@ -678,6 +887,14 @@ const EMPTY_LONG: LongSlot = LongSlot {
     lens: [0; CACHE_LONG_IDS],
     ids: [0; CACHE_LONG_IDS],
 };
+
+/// A cached piece of more than [`CACHE_MAX_PIECE`] bytes: its bytes and its tokens
+/// (`(id, byte length)`), in buffers reused when the slot is replaced; empty = unused.
+#[derive(Clone, Debug, Default)]
+struct HugeSlot {
+    bytes: Vec<u8>,
+    tokens: Vec<(u32, u32)>,
+}
 
 /// Slot of a piece of more than 8 bytes in a table of `size` (a power of two, at most 2^24)
 /// entries: its first and last 8 bytes and its length, multiplied and folded.
@@ -718,11 +935,13 @@ fn empty_slot() -> CacheSlot {
 ///
 /// Direct-mapped (a piece has one slot, chosen by a hash of its bytes; a new piece evicts the
 /// old one), fixed size, no allocation per piece: the piece's bytes and its ids are stored
-/// inline. Two tables: pieces of at most [`CACHE_SHORT_PIECE`] bytes and [`CACHE_MAX_IDS`]
-/// tokens (keys packed in two words, compared as integers), and pieces of up to
+/// inline. Three tables: pieces of at most [`CACHE_SHORT_PIECE`] bytes and [`CACHE_MAX_IDS`]
+/// tokens (keys packed in two words, compared as integers); pieces of up to
 /// [`CACHE_MAX_PIECE`] bytes and [`CACHE_LONG_IDS`] tokens (compared as bytes; on real text
 /// these are runs of symbols such as `-----` lines, which cost hundreds of pair lookups each
-/// to merge, and long words). Longer pieces, and pieces of more tokens, bypass it. It sits behind the whole-piece lookup (most
+/// to merge, and long words); and a few slots for pieces of up to [`CACHE_HUGE_PIECE`] bytes
+/// (table borders), whose buffers are reused, so they allocate only while they grow. Longer
+/// pieces, and short pieces of more tokens, bypass it. It sits behind the whole-piece lookup (most
 /// pieces of English are one token) and in front of merging: frequent words of two to four
 /// tokens cost tens of pair lookups each to merge, one probe here. (Probing it before the
 /// vocabulary, for single-token pieces too, was measured: more instructions and more cache
@@ -734,6 +953,7 @@ pub struct BpeCache {
     size: usize,
     long: Vec<LongSlot>,
     long_size: usize,
+    huge: Vec<HugeSlot>,
 }
 
 impl Default for BpeCache {
@@ -744,7 +964,8 @@ impl Default for BpeCache {
 
 impl BpeCache {
     /// A cache of `slots` entries (rounded up to a power of two), allocated on first use.
-    /// The second table (long pieces) has `slots / 4` entries, at least one.
+    /// The second table (long pieces) has `slots / 4` entries, the third (pieces of more than
+    /// [`CACHE_MAX_PIECE`] bytes) `slots / 64`, each at least one.
     pub fn with_slots(slots: usize) -> Self {
         let size = slots.max(1).next_power_of_two();
         BpeCache {
@@ -752,7 +973,14 @@ impl BpeCache {
             size,
             long: Vec::new(),
             long_size: (size / 4).max(1),
+            huge: vec![HugeSlot::default(); (size / 64).max(1)],
         }
+    }
+
+    #[inline(always)]
+    fn huge_slot(&mut self, piece: &[u8]) -> &mut HugeSlot {
+        let i = long_index(piece, self.huge.len());
+        &mut self.huge[i]
     }
 
     #[inline(always)]
@@ -782,8 +1010,12 @@ impl BpeCache {
     /// Is `piece` in the cache?
     pub fn contains(&self, piece: &[u8]) -> bool {
         let n = piece.len();
+        if n > CACHE_MAX_PIECE {
+            let s = &self.huge[long_index(piece, self.huge.len())];
+            return n <= CACHE_HUGE_PIECE && s.bytes == piece;
+        }
         if n > CACHE_SHORT_PIECE {
-            if n > CACHE_MAX_PIECE || self.long.is_empty() {
+            if self.long.is_empty() {
                 return false;
             }
             let s = &self.long[long_index(piece, self.long_size)];
@@ -801,6 +1033,7 @@ impl BpeCache {
     pub fn len(&self) -> usize {
         self.slots.iter().filter(|s| s.n != 0).count()
             + self.long.iter().filter(|s| s.len != 0).count()
+            + self.huge.iter().filter(|s| !s.bytes.is_empty()).count()
     }
 
     /// True when no piece is held.
@@ -1012,6 +1245,53 @@ mod tests {
         assert!(base64_decode(b"YWI").is_none());
     }
 
+    /// `merge_short` (lanes, packed keys) against `merge_scan` (tiktoken's loop) on pieces of
+    /// 1 to 16 bytes: random bytes, random letters and spaces, and runs of one byte (ties
+    /// between equal ranks everywhere), under both a tiktoken model and a Hugging Face one
+    /// (ranks that are not ids).
+    #[test]
+    fn short_and_scan_merges_agree() {
+        let mut models = vec![
+            Bpe::builtin("cl100k_base").unwrap(),
+            Bpe::builtin("o200k_base").unwrap(),
+        ];
+        let hf =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/gpt2-tokenizer.json");
+        models.push(Bpe::from_tokenizer_json_path(&hf).unwrap());
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for m in &models {
+            assert!(m.short_keys);
+            for round in 0..20_000 {
+                let n = 1 + (next() % 16) as usize;
+                let piece: Vec<u8> = (0..n)
+                    .map(|_| match round % 3 {
+                        0 => next() as u8,
+                        1 => b" etaoinshrdlu"[(next() % 13) as usize],
+                        _ => b"-= a"[(round / 3 % 4) as usize],
+                    })
+                    .collect();
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                m.merge_short::<()>(&piece, |i, l| {
+                    a.push((i, l));
+                    Ok(())
+                })
+                .unwrap();
+                m.merge_scan::<16, ()>(&piece, |i, l| {
+                    b.push((i, l));
+                    Ok(())
+                })
+                .unwrap();
+                assert_eq!(a, b, "{}: {piece:?}", m.name());
+            }
+        }
+    }
+
     #[test]
     fn scan_and_heap_agree() {
         let m = Bpe::builtin("cl100k_base").unwrap();
@@ -1022,6 +1302,20 @@ mod tests {
             b"\xFF\xFEabc\x80\x81zz",
         ];
         for t in texts {
+            for short in t.chunks(16) {
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                m.merge_short::<()>(short, |i, l| {
+                    a.push((i, l));
+                    Ok(())
+                })
+                .unwrap();
+                m.merge_scan::<16, ()>(short, |i, l| {
+                    b.push((i, l));
+                    Ok(())
+                })
+                .unwrap();
+                assert_eq!(a, b, "{short:?}");
+            }
             let (mut a, mut b) = (Vec::new(), Vec::new());
             m.merge_scan::<SCAN_MAX, ()>(t, |i, l| {
                 a.push((i, l));

@@ -10,7 +10,9 @@ pub use vocab::Vocab;
 pub use wordpiece::{WordCache, WordPiece, WordPieceConfig};
 
 use crate::pipeline::{Token, TokenSink};
-use crate::rules::{AsciiBatch, BertConfig, BertSplitter, GptConfig, GptSplitter, Piece, Splitter};
+use crate::rules::{
+    AsciiBatch, BertConfig, BertSplitter, GptConfig, GptSplitter, Piece, PieceRun, Splitter,
+};
 use crate::stats::Stats;
 use wordpiece::SubToken;
 
@@ -137,6 +139,33 @@ impl Model {
         });
         stats.tokens += n;
         res
+    }
+
+    /// Encode the pieces of one window of the GPT finder with BPE: the same tokens and line
+    /// ends as [`Model::encode_piece`] on each piece, handed to `out` as one token run per
+    /// line (no call per piece or per token).
+    #[inline]
+    pub(crate) fn encode_bpe_run<T: TokenSink + ?Sized>(
+        b: &Bpe,
+        run: &PieceRun<'_>,
+        scratch: &mut EncodeScratch,
+        out: &mut T,
+        stats: &mut Stats,
+    ) -> crate::Result<()> {
+        let tokens = &mut scratch.run;
+        tokens.clear();
+        stats.pieces += run.len() as u64;
+        stats.tokens += b.encode_run(run, &mut scratch.pieces, tokens, |tokens| {
+            if !tokens.is_empty() {
+                out.tokens(tokens)?;
+                tokens.clear();
+            }
+            out.line_end()
+        })?;
+        if !tokens.is_empty() {
+            out.tokens(tokens)?;
+        }
+        Ok(())
     }
 
     /// Encode one piece: its tokens (absolute offsets) go to `out`, counts to `stats`.

@@ -981,10 +981,24 @@ fn piece_cache_evicts_and_long_or_single_token_pieces_bypass_it() {
         c.contains(mid2) && !c.contains(mid),
         "one long slot: evicted"
     );
-    // Longer than CACHE_MAX_PIECE bytes, more than CACHE_MAX_IDS tokens, or one token:
-    // encoded but never stored.
+    // 65 to CACHE_HUGE_PIECE bytes: the third table (one slot for 64 main slots), its
+    // buffers reused by the next such piece.
     let long = b" tokstreamtokstreamtokstreamtokstreamtokstreamtokstreamtokstreamtokstream";
     assert!(long.len() > tokstream::subword::bpe::CACHE_MAX_PIECE && tokens(long) > 1);
+    let long2 = b"+-------------------------------------------------------------------------+";
+    assert!(long2.len() > tokstream::subword::bpe::CACHE_MAX_PIECE && tokens(long2) > 1);
+    let mut c = BpeCache::with_slots(64);
+    for (p, other) in [(&long[..], &long2[..]), (long2, long), (long, long2)] {
+        let mut want = Vec::new();
+        b.encode_piece(p, &mut want);
+        assert_eq!(encode_cached(b, p, &mut c), want, "{p:?} stored");
+        assert_eq!(encode_cached(b, p, &mut c), want, "{p:?} from the cache");
+        assert!(c.contains(p) && !c.contains(other) && c.len() == 1);
+    }
+    // Longer than CACHE_HUGE_PIECE bytes, more than CACHE_MAX_IDS tokens, or one token:
+    // encoded but never stored.
+    let huge = b"+---".repeat(tokstream::subword::bpe::CACHE_HUGE_PIECE / 4 + 1);
+    let long = &huge[..];
     let many = "€€€€€".as_bytes();
     assert!(many.len() <= 16 && tokens(many) > tokstream::subword::bpe::CACHE_MAX_IDS);
     let one = b" the";
