@@ -1004,7 +1004,7 @@ fn piece_cache_evicts_and_long_or_single_token_pieces_bypass_it() {
     let one = b" the";
     assert_eq!(tokens(one), 1);
     let mut c = BpeCache::default();
-    for p in [&long[..], many, one] {
+    for p in [long, many, one] {
         let mut want = Vec::new();
         b.encode_piece(p, &mut want);
         assert_eq!(encode_cached(b, p, &mut c), want);
