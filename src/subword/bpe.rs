@@ -59,6 +59,10 @@ pub struct Bpe {
     byte_ids: Box<[u32; 256]>,
     /// Every rank is below 2^28, so [`Bpe::merge_short`] can pack rank and position in a u32.
     short_keys: bool,
+    /// [`Bpe::merge`] of the tokens of bytes `x` and `y` at `x << 8 | y` (512 KiB): a merge
+    /// starts from single bytes, so the first round of pair lookups, a third of them or more,
+    /// is an array read instead of a probe of the megabytes-large pair table.
+    byte_pairs: Box<[u64]>,
 }
 
 #[inline(always)]
@@ -324,7 +328,11 @@ impl Bpe {
             pairs,
             byte_ids,
             short_keys,
+            byte_pairs: Box::default(),
         };
+        bpe.byte_pairs = (0..1usize << 16)
+            .map(|xy| bpe.merge(bpe.byte_ids[xy >> 8], bpe.byte_ids[xy & 255]))
+            .collect();
         let mut whole: Vec<(&[u8], u32)> = ids.iter().map(|(b, &id)| (&b[..], id)).collect();
         if hf && !ignore_merges {
             // Whole-piece lookup only where merging gives the same single token.
@@ -433,16 +441,12 @@ impl Bpe {
 
     /// Encode the piece `text[s..e]` (non-empty) through `cache`, appending its tokens to
     /// `out` with stream offsets (`abs` is the offset of `text[0]`): the same tokens as
-    /// [`Bpe::encode_each_cached`]. For a piece of at most [`CACHE_SHORT_PIECE`] bytes,
-    /// `key` is its packed bytes and `home` the slot [`KeyMap::start`] gave for it.
-    #[allow(clippy::too_many_arguments)]
+    /// [`Bpe::encode_each_cached`]; the key comes from one masked load of the text.
     #[inline(always)]
     fn encode_into(
         &self,
         text: &[u8],
         (s, e): (usize, usize),
-        key: Packed,
-        home: usize,
         abs: u64,
         cache: &mut BpeCache,
         out: &mut Vec<Token>,
@@ -460,7 +464,8 @@ impl Bpe {
             let _ = self.encode_each_cached(&text[s..e], cache, push);
             return;
         }
-        if let Some(id) = self.whole.get_from(key, home) {
+        let key = Packed::at(text, s, n);
+        if let Some(id) = self.whole.get_packed(key) {
             let _ = push(id, n as u32);
             return;
         }
@@ -478,12 +483,9 @@ impl Bpe {
     /// Encode the pieces of `run` (windows of the GPT finder) through `cache`, appending
     /// their tokens to `out`; `line_end(out)` is called after the tokens of each piece
     /// holding a `\n`, once per `\n`, so that the caller can hand over the tokens before the
-    /// line end. Returns the number of tokens appended in all.
-    ///
-    /// Pieces go in groups: the whole-piece probes of a group are all started (hashed and
-    /// prefetched) before the first is resolved, since the vocabulary table is megabytes
-    /// (cl100k: 4 MiB of short keys) and a probe that waits for its line alone is most of the
-    /// cost of a piece.
+    /// line end. Returns the number of tokens appended in all. (Starting the probes of a
+    /// group of pieces before resolving them, as WordPiece does, was measured: more
+    /// instructions and no gain here; docs/performance.md.)
     #[inline]
     pub fn encode_run<E>(
         &self,
@@ -492,36 +494,25 @@ impl Bpe {
         out: &mut Vec<Token>,
         mut line_end: impl FnMut(&mut Vec<Token>) -> Result<(), E>,
     ) -> Result<u64, E> {
-        const GROUP: usize = 16;
         let text = run.text;
         let mut tokens = 0u64;
         let mut before = out.len();
         let mut s = 0;
-        for group in run.ends.chunks(GROUP) {
-            let mut keys = [Packed::from_parts(0, 0, 0); GROUP];
-            let mut homes = [0usize; GROUP];
-            let mut a = s;
-            for (k, &v) in group.iter().enumerate() {
-                let e = (v & PieceRun::END) as usize;
-                if e - a <= CACHE_SHORT_PIECE {
-                    keys[k] = Packed::at(text, a, e - a);
-                    homes[k] = self.whole.start(keys[k]);
-                }
-                a = e;
-            }
-            for (k, &v) in group.iter().enumerate() {
-                let e = (v & PieceRun::END) as usize;
-                self.encode_into(text, (s, e), keys[k], homes[k], run.abs, cache, out);
-                if v & PieceRun::NEWLINE != 0 {
-                    tokens += (out.len() - before) as u64;
-                    for _ in memchr::memchr_iter(b'\n', &text[s..e]) {
+        for &v in run.ends {
+            let e = (v & PieceRun::END) as usize;
+            self.encode_into(text, (s, e), run.abs, cache, out);
+            if v & PieceRun::NEWLINE != 0 {
+                tokens += (out.len() - before) as u64;
+                // Short pieces: a plain loop costs less than setting up `memchr`.
+                for &b in &text[s..e] {
+                    if b == b'\n' {
                         line_end(out)?;
                     }
-                    // `line_end` may have handed the tokens over and cleared `out`.
-                    before = out.len();
                 }
-                s = e;
+                // `line_end` may have handed the tokens over and cleared `out`.
+                before = out.len();
             }
+            s = e;
         }
         Ok(tokens + (out.len() - before) as u64)
     }
@@ -683,22 +674,31 @@ impl Bpe {
         for (i, &b) in piece.iter().enumerate() {
             toks[i] = self.byte_ids[b as usize];
         }
-        let key = |i: usize, a: u32, b: u32| {
-            let m = self.merge(a, b);
+        // (key, merged id) of lane i from a `merge` result.
+        let pack = |i: usize, m: u64| {
             if m == NO_MERGE {
                 (NONE, 0)
             } else {
                 (((m >> 32) as u32) << 4 | i as u32, m as u32)
             }
         };
+        let key = |i: usize, a: u32, b: u32| pack(i, self.merge(a, b));
         for i in 0..n0 - 1 {
-            (keys[i], merged[i]) = key(i, toks[i], toks[i + 1]);
+            let xy = usize::from(piece[i]) << 8 | usize::from(piece[i + 1]);
+            (keys[i], merged[i]) = pack(i, self.byte_pairs[xy]);
         }
         // Lanes that start a part (bit 16 is a sentinel: "past the end").
         let mut alive: u32 = (1 << n0) - 1;
         loop {
             count_op();
-            let best = keys.iter().copied().fold(NONE, u32::min);
+            // A tree of lane-wise minimums (a fold over the array stays scalar).
+            let mut m = keys;
+            for w in [8, 4, 2, 1] {
+                for i in 0..w {
+                    m[i] = m[i].min(m[i + w]);
+                }
+            }
+            let best = m[0];
             if best == NONE {
                 break;
             }
