@@ -59,9 +59,6 @@ pub struct Bpe {
     byte_ids: Box<[u32; 256]>,
     /// Every rank is below 2^28, so [`Bpe::merge_short`] can pack rank and position in a u32.
     short_keys: bool,
-    /// Ranks are ids and `pairs` holds every split of every token (tiktoken files, GPT-2's
-    /// encoder.json): two tokens merge exactly when their bytes together are a token.
-    ranks_are_ids: bool,
     /// [`Bpe::merge`] of the tokens of bytes `x` and `y` at `x << 8 | y` (512 KiB): a merge
     /// starts from single bytes, so the first round of pair lookups, a third of them or more,
     /// is an array read instead of a probe of the megabytes-large pair table.
@@ -323,7 +320,6 @@ impl Bpe {
             }
         }
         let short_keys = pairs.values().all(|&m| m >> 32 < 1 << 28);
-        let ranks_are_ids = !hf;
         let mut bpe = Bpe {
             name: name.to_string(),
             pattern,
@@ -332,7 +328,6 @@ impl Bpe {
             pairs,
             byte_ids,
             short_keys,
-            ranks_are_ids,
             byte_pairs: Box::default(),
         };
         bpe.byte_pairs = (0..1usize << 16)
@@ -687,26 +682,7 @@ impl Bpe {
                 (((m >> 32) as u32) << 4 | i as u32, m as u32)
             }
         };
-        // The piece as one little-endian integer: the bytes of any span are a shift and a mask.
-        let (lo, hi) = Packed::new(piece).words();
-        let whole = u128::from(lo) | u128::from(hi) << 64;
-        // Merging the parts at lanes i and k, of the tokens a and b: when ranks are ids and
-        // every split of a token is a pair (tiktoken), the merge is the token of the bytes
-        // they span, one probe of the inline-key vocabulary table (one cache line, where the
-        // pair table's probe reads two).
-        let key = |i: usize, k: usize, len: u32, a: u32, b: u32| {
-            if self.ranks_are_ids {
-                let len = k + len as usize - i;
-                let span = (whole >> (8 * i)) & (u128::MAX >> (8 * (16 - len)));
-                let p = Packed::from_parts(span as u64, (span >> 64) as u64, len);
-                match self.whole.get_packed(p) {
-                    Some(id) => (id << 4 | i as u32, id),
-                    None => (NONE, 0),
-                }
-            } else {
-                pack(i, self.merge(a, b))
-            }
-        };
+        let key = |i: usize, a: u32, b: u32| pack(i, self.merge(a, b));
         for i in 0..n0 - 1 {
             let xy = usize::from(piece[i]) << 8 | usize::from(piece[i + 1]);
             (keys[i], merged[i]) = pack(i, self.byte_pairs[xy]);
@@ -734,14 +710,14 @@ impl Bpe {
             lens[at] += lens[j];
             let k = ((alive | 1 << N) & (!1u32 << at)).trailing_zeros() as usize;
             (keys[at], merged[at]) = if k < N {
-                key(at, k, lens[k], toks[at], toks[k])
+                key(at, toks[at], toks[k])
             } else {
                 (NONE, 0)
             };
             let below = alive & ((1 << at) - 1);
             if below != 0 {
                 let p = 31 - below.leading_zeros() as usize;
-                (keys[p], merged[p]) = key(p, at, lens[at], toks[p], toks[at]);
+                (keys[p], merged[p]) = key(p, toks[p], toks[at]);
             }
         }
         while alive != 0 {
