@@ -57,8 +57,8 @@ pub struct Bpe {
     pairs: FxHashMap<u64, u64>,
     /// Id of each single byte.
     byte_ids: Box<[u32; 256]>,
-    /// Every rank is below 2^28, so [`Bpe::merge_short`] can pack rank and position in a u32.
-    short_keys: bool,
+    /// Every rank is below 2^25, so [`Bpe::merge_lanes`] can pack rank and lane in an i32.
+    lane_keys: bool,
     /// [`Bpe::merge`] of the tokens of bytes `x` and `y` at `x << 8 | y` (512 KiB): a merge
     /// starts from single bytes, so the first round of pair lookups, a third of them or more,
     /// is an array read instead of a probe of the megabytes-large pair table.
@@ -329,7 +329,7 @@ impl Bpe {
                 }
             }
         }
-        let short_keys = pairs.values().all(|&m| m >> 32 < 1 << 28);
+        let lane_keys = pairs.values().all(|&m| m >> 32 < 1 << 25);
         let mut bpe = Bpe {
             name: name.to_string(),
             pattern,
@@ -337,7 +337,7 @@ impl Bpe {
             whole: KeyMap::new([]),
             pairs,
             byte_ids,
-            short_keys,
+            lane_keys,
             byte_pairs: Box::default(),
         };
         bpe.byte_pairs = (0..1usize << 16)
@@ -651,12 +651,12 @@ impl Bpe {
         piece: &[u8],
         f: impl FnMut(u32, u32) -> Result<(), E>,
     ) -> Result<(), E> {
-        if piece.len() <= 16 {
-            if self.short_keys {
-                self.merge_short(piece, f)
-            } else {
-                self.merge_scan::<16, E>(piece, f)
-            }
+        if piece.len() <= 16 && self.lane_keys {
+            self.merge_lanes::<16, E>(piece, f)
+        } else if piece.len() <= SCAN_MAX && self.lane_keys {
+            self.merge_lanes::<SCAN_MAX, E>(piece, f)
+        } else if piece.len() <= 16 {
+            self.merge_scan::<16, E>(piece, f)
         } else if piece.len() <= SCAN_MAX {
             self.merge_scan::<SCAN_MAX, E>(piece, f)
         } else {
@@ -664,24 +664,25 @@ impl Bpe {
         }
     }
 
-    /// [`Bpe::merge_scan`] for pieces of at most 16 bytes (the cache misses of real text)
-    /// without moving anything: parts stay in the lane of their first byte, a bit mask says
-    /// which lanes still start a part, and each lane's key is `rank << 4 | lane`, so the
-    /// minimum over all 16 lanes (a few vector instructions) is both the lowest rank and,
-    /// among equal ranks, the leftmost pair. No scan with a data-dependent trip count and no
-    /// `memmove` per merge. Needs ranks below 2^28 (checked at load: `short_keys`).
-    fn merge_short<E>(
+    /// [`Bpe::merge_scan`] for pieces of at most `N` bytes (16 or 64: the cache misses of
+    /// real text, and CJK runs) without moving anything: parts stay in the lane of their first
+    /// byte, a bit mask says which lanes still start a part, and each lane's key is
+    /// `rank << 6 | lane`, so the minimum over all lanes (a tree of lane-wise minimums, which
+    /// the compiler vectorizes) is both the lowest rank and, among equal ranks, the leftmost
+    /// pair. No scan with a data-dependent trip count and no `memmove` per merge. Needs ranks
+    /// below 2^25 (checked at load: `lane_keys`).
+    fn merge_lanes<const N: usize, E>(
         &self,
         piece: &[u8],
         mut f: impl FnMut(u32, u32) -> Result<(), E>,
     ) -> Result<(), E> {
-        const N: usize = 16;
-        const NONE: u32 = u32::MAX;
+        const NONE: i32 = i32::MAX;
+        debug_assert!(N <= 64 && N.is_power_of_two());
         let n0 = piece.len();
         debug_assert!((1..=N).contains(&n0));
         let mut toks = [0u32; N];
         let mut lens = [1u32; N];
-        // keys[i]: rank << 4 | i of merging the part at lane i with the next part (NONE if
+        // keys[i]: rank << 6 | i of merging the part at lane i with the next part (NONE if
         // they do not merge, or lane i holds no part or the last one); merged[i]: its id.
         let mut keys = [NONE; N];
         let mut merged = [0u32; N];
@@ -693,7 +694,7 @@ impl Bpe {
             if m == NO_MERGE {
                 (NONE, 0)
             } else {
-                (((m >> 32) as u32) << 4 | i as u32, m as u32)
+                (((m >> 32) as i32) << 6 | i as i32, m as u32)
             }
         };
         let key = |i: usize, a: u32, b: u32| pack(i, self.merge(a, b));
@@ -701,28 +702,31 @@ impl Bpe {
             let xy = usize::from(piece[i]) << 8 | usize::from(piece[i + 1]);
             (keys[i], merged[i]) = pack(i, self.byte_pairs[xy]);
         }
-        // Lanes that start a part (bit 16 is a sentinel: "past the end").
-        let mut alive: u32 = (1 << n0) - 1;
+        // Lanes that start a part.
+        let mut alive: u64 = u64::MAX >> (64 - n0);
         loop {
             count_op();
-            // A tree of lane-wise minimums (a fold over the array stays scalar).
             let mut m = keys;
-            for w in [8, 4, 2, 1] {
+            let mut w = N / 2;
+            while w > 0 {
                 for i in 0..w {
                     m[i] = m[i].min(m[i + w]);
                 }
+                w /= 2;
             }
             let best = m[0];
             if best == NONE {
                 break;
             }
-            let at = (best & 15) as usize;
-            let j = (alive & (!1u32 << at)).trailing_zeros() as usize;
+            let at = (best & 63) as usize;
+            // Lanes above `at` (none when `at` is lane 63).
+            let above = |alive: u64| alive & (u64::MAX << at) & !(1u64 << at);
+            let j = above(alive).trailing_zeros() as usize;
             alive &= !(1 << j);
             keys[j] = NONE;
             toks[at] = merged[at];
             lens[at] += lens[j];
-            let k = ((alive | 1 << N) & (!1u32 << at)).trailing_zeros() as usize;
+            let k = above(alive).trailing_zeros() as usize;
             (keys[at], merged[at]) = if k < N {
                 key(at, toks[at], toks[k])
             } else {
@@ -730,7 +734,7 @@ impl Bpe {
             };
             let below = alive & ((1 << at) - 1);
             if below != 0 {
-                let p = 31 - below.leading_zeros() as usize;
+                let p = 63 - below.leading_zeros() as usize;
                 (keys[p], merged[p]) = key(p, toks[p], toks[at]);
             }
         }
@@ -1262,12 +1266,12 @@ mod tests {
         assert!(base64_decode(b"YWI").is_none());
     }
 
-    /// `merge_short` (lanes, packed keys) against `merge_scan` (tiktoken's loop) on pieces of
-    /// 1 to 16 bytes: random bytes, random letters and spaces, and runs of one byte (ties
-    /// between equal ranks everywhere), under both a tiktoken model and a Hugging Face one
-    /// (ranks that are not ids).
+    /// `merge_lanes` (lanes, packed keys) against `merge_scan` (tiktoken's loop) on pieces of
+    /// 1 to 64 bytes: random bytes, random letters and spaces, runs of one byte (ties between
+    /// equal ranks everywhere) and random CJK characters, under both tiktoken models and a
+    /// Hugging Face one (ranks that are not ids), with 16 and 64 lanes.
     #[test]
-    fn short_and_scan_merges_agree() {
+    fn lane_and_scan_merges_agree() {
         let mut models = vec![
             Bpe::builtin("cl100k_base").unwrap(),
             Bpe::builtin("o200k_base").unwrap(),
@@ -1283,28 +1287,47 @@ mod tests {
             x
         };
         for m in &models {
-            assert!(m.short_keys);
+            assert!(m.lane_keys);
             for round in 0..20_000 {
-                let n = 1 + (next() % 16) as usize;
-                let piece: Vec<u8> = (0..n)
-                    .map(|_| match round % 3 {
-                        0 => next() as u8,
-                        1 => b" etaoinshrdlu"[(next() % 13) as usize],
-                        _ => b"-= a"[(round / 3 % 4) as usize],
+                let n = 1 + (next() % if round % 2 == 0 { 16 } else { 64 }) as usize;
+                let mut piece: Vec<u8> = Vec::new();
+                while piece.len() < n {
+                    match round % 4 {
+                        0 => piece.push(next() as u8),
+                        1 => piece.push(b" etaoinshrdlu"[(next() % 13) as usize]),
+                        2 => piece.push(b"-= a"[(round / 4 % 4) as usize]),
+                        _ => {
+                            let c = char::from_u32(0x4E00 + (next() % 400) as u32).unwrap();
+                            piece.extend_from_slice(c.to_string().as_bytes());
+                        }
+                    }
+                }
+                piece.truncate(n);
+                let run = |lanes: bool| {
+                    let mut v = Vec::new();
+                    let push = |i, l| {
+                        v.push((i, l));
+                        Ok::<(), ()>(())
+                    };
+                    match (lanes, n <= 16) {
+                        (true, true) => m.merge_lanes::<16, ()>(&piece, push),
+                        (true, false) => m.merge_lanes::<64, ()>(&piece, push),
+                        (false, true) => m.merge_scan::<16, ()>(&piece, push),
+                        (false, false) => m.merge_scan::<64, ()>(&piece, push),
+                    }
+                    .unwrap();
+                    v
+                };
+                assert_eq!(run(true), run(false), "{}: {piece:?}", m.name());
+                if n <= 16 {
+                    let mut v = Vec::new();
+                    m.merge_lanes::<64, ()>(&piece, |i, l| {
+                        v.push((i, l));
+                        Ok(())
                     })
-                    .collect();
-                let (mut a, mut b) = (Vec::new(), Vec::new());
-                m.merge_short::<()>(&piece, |i, l| {
-                    a.push((i, l));
-                    Ok(())
-                })
-                .unwrap();
-                m.merge_scan::<16, ()>(&piece, |i, l| {
-                    b.push((i, l));
-                    Ok(())
-                })
-                .unwrap();
-                assert_eq!(a, b, "{}: {piece:?}", m.name());
+                    .unwrap();
+                    assert_eq!(v, run(false), "64 lanes, {}: {piece:?}", m.name());
+                }
             }
         }
     }
@@ -1321,7 +1344,7 @@ mod tests {
         for t in texts {
             for short in t.chunks(16) {
                 let (mut a, mut b) = (Vec::new(), Vec::new());
-                m.merge_short::<()>(short, |i, l| {
+                m.merge_lanes::<16, ()>(short, |i, l| {
                     a.push((i, l));
                     Ok(())
                 })
