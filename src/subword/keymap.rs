@@ -151,6 +151,17 @@ impl Packed {
         }
     }
 
+    /// This key, or if `yes` a key that no map holds (its length is out of range: it is never
+    /// found, and only [`KeyMap::start`] and [`KeyMap::get_from`] may be given it; its
+    /// [`Packed::len`] is `INLINE + 1`).
+    #[inline(always)]
+    pub fn unmatchable_if(self, yes: bool) -> Packed {
+        Packed {
+            len: if yes { INLINE as u32 + 1 } else { self.len },
+            ..self
+        }
+    }
+
     /// The key's two words (`len` bytes little-endian, zero beyond).
     #[inline(always)]
     pub fn words(self) -> (u64, u64) {

@@ -510,6 +510,8 @@ struct CacheEntry {
 /// Direct-mapped: a new word evicts whatever shared its slot. Memory is fixed (224 KiB).
 pub struct WordCache {
     entries: Box<[CacheEntry]>,
+    /// The batch encoder's lowercased copy of a batch's text.
+    lowered: Vec<u8>,
 }
 
 impl WordCache {
@@ -525,6 +527,7 @@ impl Default for WordCache {
     fn default() -> Self {
         WordCache {
             entries: vec![CacheEntry::default(); CACHE_ENTRIES].into_boxed_slice(),
+            lowered: Vec::new(),
         }
     }
 }
@@ -653,11 +656,24 @@ impl WordPiece {
         stats: &mut Stats,
     ) -> crate::Result<()> {
         let n = batch.len();
-        let text = batch.text;
+        // The keys come from a lowercased copy of the batch's text (the vectorized loop costs
+        // far less than lowercasing each key), with 16 bytes of padding so that every key is
+        // one masked load.
+        let used = batch.ends.last().map_or(0, |&e| e as usize);
+        let lowered = &mut cache.lowered;
+        lowered.clear();
+        lowered.extend_from_slice(&batch.text[..used]);
+        if batch.lowercase {
+            lowered.iter_mut().for_each(|b| *b = b.to_ascii_lowercase());
+        }
+        lowered.extend_from_slice(&[0; INLINE]);
+        let lowered = std::mem::take(lowered);
+        let text = &lowered[..];
         let mut buf = Vec::new();
         let mut keys = [Packed::new(&[]); PROBE_GROUP];
         let mut homes = [0usize; PROBE_GROUP];
         run.clear();
+        let limit = INLINE.min(self.cfg.max_input_chars_per_word);
         let mut g0 = 0;
         while g0 < n {
             let g1 = (g0 + PROBE_GROUP).min(n);
@@ -667,12 +683,10 @@ impl WordPiece {
                 let (s, len) = (s as usize, (e - s) as usize);
                 // Every entry gets a key (line ends and long words too, never looked up):
                 // no branch here.
-                let key = Packed::at(text, s, len.min(INLINE));
-                let key = if batch.lowercase {
-                    key.ascii_lowercase()
-                } else {
-                    key
-                };
+                // A word of at most `limit` bytes has at most `limit` characters: its whole
+                // key is the greedy algorithm's first candidate. Longer words (and line
+                // ends: never looked up) get a key that matches nothing.
+                let key = Packed::at(text, s, len.min(INLINE)).unmatchable_if(len > limit);
                 // The first byte (lowercasing leaves bytes >= 0x80 alone).
                 lead_or |= key.words().0 as u8;
                 *key_out = key;
@@ -681,16 +695,18 @@ impl WordPiece {
             // The CJK table lookup costs English text a few percent: only groups with a
             // piece that may be an ideograph get the loop that has it.
             let group = (g0, &keys[..g1 - g0], &homes[..g1 - g0]);
-            if lead_or >= 0xE4 {
-                self.resolve_group_cjk(batch, group, cache, subs, &mut buf, run, out, stats)?;
+            let res = if lead_or >= 0xE4 {
+                self.resolve_group_cjk(batch, group, cache, subs, &mut buf, run, out, stats)
             } else {
-                self.resolve_group::<false, T>(
-                    batch, group, cache, subs, &mut buf, run, out, stats,
-                )?;
+                self.resolve_group::<false, T>(batch, group, cache, subs, &mut buf, run, out, stats)
+            };
+            if let Err(e) = res.and_then(|()| flush(run, out, stats)) {
+                cache.lowered = lowered;
+                return Err(e);
             }
-            flush(run, out, stats)?;
             g0 = g1;
         }
+        cache.lowered = lowered;
         stats.pieces += (n - batch.line_ends) as u64;
         Ok(())
     }
@@ -730,12 +746,12 @@ impl WordPiece {
     ) -> crate::Result<()> {
         let (g0, keys, homes) = group;
         let text = batch.text;
-        let limit = INLINE.min(self.cfg.max_input_chars_per_word);
         let g1 = g0 + keys.len();
         let spans = batch.starts[g0..g1].iter().zip(&batch.ends[g0..g1]);
         for (((&s, &e), (&key, &home)), k) in spans.zip(keys.iter().zip(homes)).zip(g0..) {
             let (s, e) = (s as usize, e as usize);
-            if text[s] == b'\n' {
+            // (The key's first byte is the piece's.)
+            if key.words().0 as u8 == b'\n' {
                 flush(run, out, stats)?;
                 out.line_end()?;
                 continue;
@@ -755,14 +771,13 @@ impl WordPiece {
                     continue;
                 }
             }
-            // A word of at most `limit` bytes has at most `limit` characters: its whole
-            // key is the greedy algorithm's first candidate.
-            let has_key = e - s <= limit;
+            // (Words longer than `limit` have an unmatchable key: see pass 1.)
+            if let Some(id) = self.initial.get_from(key, home) {
+                run.push(Token { id, start, end });
+                continue;
+            }
+            let has_key = key.len() <= INLINE;
             if has_key {
-                if let Some(id) = self.initial.get_from(key, home) {
-                    run.push(Token { id, start, end });
-                    continue;
-                }
                 // One character that is not a token: no shorter candidate exists, so the
                 // word is [UNK] (most often an ideograph missing from the vocabulary).
                 if e - s == sequence_len(text[s]) {
