@@ -67,6 +67,8 @@ pub struct WordPiece {
     /// `[UNK]`): the
     /// batch encoder's lookup for Chinese, with no hashing and no branch on the outcome.
     cjk_ids: Box<[u32]>,
+    /// The ids of the tokens of one BMP character beyond ASCII, for the matcher.
+    char_ids: CharIds,
     unk_id: u32,
     cfg: WordPieceConfig,
     normalizer: BertConfig,
@@ -128,6 +130,14 @@ impl WordPiece {
                     .unwrap_or(CJK_UNK)
             })
             .collect();
+        let char_ids = CharIds::new(
+            ordered
+                .iter()
+                .map(|&(t, _)| t)
+                .chain(continued().map(|(t, _)| t)),
+            &initial,
+            &continuation,
+        );
         Ok(WordPiece {
             vocab,
             initial,
@@ -135,6 +145,7 @@ impl WordPiece {
             initial_lens,
             continuation_lens,
             cjk_ids,
+            char_ids,
             unk_id,
             cfg,
             normalizer,
@@ -329,6 +340,30 @@ impl WordPiece {
             // bytes and more (rare vocabularies) one character at a time, shorter ones only
             // where the length filter allows, on character boundaries.
             let longest = (n - start).min(map.max_len());
+            let b0 = word[start];
+            if (0xC2..0xF0).contains(&b0) && longest < 32 {
+                // A character of two or three bytes (the BMP beyond ASCII): when no token
+                // longer than the character starts with its bytes, the character is the one
+                // candidate, and its id comes from the code-point table (most characters of
+                // CJK, kana and other non-Latin words).
+                let clen = sequence_len(b0);
+                let longer = filter.lengths_of(&word[start..]) & ((2u64 << longest) - 1) as u32;
+                if clen <= n - start && longer >> (clen + 1) == 0 {
+                    let id = self.char_ids.get(&word[start..start + clen], start > 0);
+                    if id == NO_ID {
+                        out.truncate(mark);
+                        out.push(unk);
+                        return false;
+                    }
+                    out.push(SubToken {
+                        id,
+                        start,
+                        end: start + clen,
+                    });
+                    start += clen;
+                    continue;
+                }
+            }
             let probe = |end: usize| {
                 let cand = &word[start..end];
                 if cand.len() <= INLINE {
@@ -607,6 +642,74 @@ impl WordPiece {
             *slot = e;
         }
         ok
+    }
+}
+
+/// [`CharIds`] entry of a character that is not a token.
+const NO_ID: u32 = u32::MAX;
+
+/// The ids of the one-character tokens of the BMP beyond ASCII (U+0080..U+FFFF), as a word
+/// start and as a continuation: the lookups of [`KeyMap`] for those candidates, by code point.
+/// Two levels: pages of 256 code points (2 KiB), only where some token is.
+#[derive(Clone, Debug)]
+struct CharIds {
+    /// Page of each block of 256 code points; page 0 has no token.
+    index: Box<[u16; 256]>,
+    pages: Vec<[[u32; 2]; 256]>,
+}
+
+impl CharIds {
+    /// From the tokens (whole-word and continuation, prefix stripped) and the two maps.
+    fn new<'a>(
+        tokens: impl Iterator<Item = &'a [u8]>,
+        initial: &KeyMap,
+        continuation: &KeyMap,
+    ) -> Self {
+        let mut t = CharIds {
+            index: Box::new([0; 256]),
+            pages: vec![[[NO_ID; 2]; 256]],
+        };
+        for tok in tokens {
+            // (Two or three bytes, the first a lead byte: most tokens are ASCII.)
+            if !(2..=3).contains(&tok.len()) || tok[0] < 0xC2 {
+                continue;
+            }
+            let Ok(s) = std::str::from_utf8(tok) else {
+                continue;
+            };
+            let mut cs = s.chars();
+            let (Some(c), None) = (cs.next(), cs.next()) else {
+                continue;
+            };
+            let cp = c as usize;
+            if !(0x80..0x1_0000).contains(&cp) {
+                continue;
+            }
+            if t.index[cp >> 8] == 0 {
+                t.index[cp >> 8] = u16::try_from(t.pages.len()).expect("at most 256 pages");
+                t.pages.push([[NO_ID; 2]; 256]);
+            }
+            let page = t.index[cp >> 8] as usize;
+            t.pages[page][cp & 255] = [
+                initial.get(tok).unwrap_or(NO_ID),
+                continuation.get(tok).unwrap_or(NO_ID),
+            ];
+        }
+        t
+    }
+
+    /// The id of the character `c` (its 2 or 3 UTF-8 bytes) as a continuation or not, or
+    /// [`NO_ID`].
+    #[inline(always)]
+    fn get(&self, c: &[u8], continued: bool) -> u32 {
+        let cp = match *c {
+            [a, b] => usize::from(a & 0x1F) << 6 | usize::from(b & 0x3F),
+            [a, b, c] => {
+                usize::from(a & 0x0F) << 12 | usize::from(b & 0x3F) << 6 | usize::from(c & 0x3F)
+            }
+            _ => return NO_ID,
+        };
+        self.pages[self.index[cp >> 8] as usize][cp & 255][usize::from(continued)]
     }
 }
 
@@ -976,6 +1079,80 @@ mod tests {
             assert_eq!((ids(&fast), ok), want, "{word:?}");
             assert_eq!((ids(&general), ok2), want, "{word:?}");
             assert_eq!(fast, general, "{word:?}");
+        }
+    }
+
+    /// The code-point table path of the matcher (characters of two and three bytes) equals the
+    /// plain greedy match on a vocabulary of its own: one-character tokens of both lengths as
+    /// word starts and continuations, tokens of several non-ASCII characters (the length
+    /// filter must send those to the general candidates), tokens sharing an id, characters
+    /// missing from the vocabulary; with the `##` prefix and with an empty one.
+    #[test]
+    fn character_table_matcher_equals_the_plain_greedy_match() {
+        let alphabet = [
+            "が", "か", "é", "ж", "中", "a", "ガ", "€", "\u{7ff}", "\u{800}", "ß",
+        ];
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        for prefix in ["##", ""] {
+            for round in 0..20 {
+                let mut toks: Vec<String> = vec!["[UNK]".into()];
+                for _ in 0..30 {
+                    let len = 1 + next(3) * next(2);
+                    let t: String = (0..len).map(|_| alphabet[next(alphabet.len())]).collect();
+                    let cont = next(2) == 0;
+                    toks.push(if cont { format!("{prefix}{t}") } else { t });
+                }
+                // Some tokens share an id.
+                let pairs: Vec<(&[u8], u32)> = toks
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| (t.as_bytes(), if i > 0 && i % 7 == 0 { 1 } else { i as u32 }))
+                    .collect();
+                let cfg = WordPieceConfig {
+                    continuing_subword_prefix: prefix.into(),
+                    ..WordPieceConfig::default()
+                };
+                let wp = WordPiece::new(pairs, cfg, BertConfig::uncased()).unwrap();
+                for _ in 0..300 {
+                    let w: String = (0..1 + next(8))
+                        .map(|_| alphabet[next(alphabet.len())])
+                        .collect();
+                    let w = w.as_bytes();
+                    let mut ids = Vec::new();
+                    let mut start = 0;
+                    let mut ok = true;
+                    while start < w.len() {
+                        let found = (start + 1..=w.len()).rev().find_map(|end| {
+                            let mut cand = if start > 0 {
+                                prefix.as_bytes().to_vec()
+                            } else {
+                                Vec::new()
+                            };
+                            cand.extend_from_slice(&w[start..end]);
+                            Some((wp.token_to_id(&cand)?, end))
+                        });
+                        let Some((id, end)) = found else {
+                            ok = false;
+                            break;
+                        };
+                        ids.push(id);
+                        start = end;
+                    }
+                    let want = if ok { ids } else { vec![wp.unk_id()] };
+                    let mut got = Vec::new();
+                    let chars = std::str::from_utf8(w).unwrap().chars().count();
+                    assert_eq!(wp.encode_word(w, chars, &mut got), ok);
+                    let got: Vec<u32> = got.iter().map(|t| t.id).collect();
+                    let word = String::from_utf8_lossy(w);
+                    assert_eq!(got, want, "round {round} prefix {prefix:?} word {word:?}");
+                }
+            }
         }
     }
 
