@@ -490,19 +490,23 @@ impl WordPiece {
                 & ((2 << (n - start)) - 2);
             // The candidates' probes depend on nothing but the word: start them all (each is
             // likely a cache miss) before resolving the first.
-            let mut cands = [(Packed::new(&[]), 0usize); INLINE];
+            // (Each candidate is its length and home slot: its key is cut again from `rest`.)
+            let cut = |len: usize| {
+                let cand = rest & (u128::MAX >> (128 - 8 * len));
+                Packed::from_parts(cand as u64, (cand >> 64) as u64, len)
+            };
+            let mut cands = [(0u32, 0u32); INLINE];
             let mut m = 0;
             while lens != 0 {
                 let len = 31 - lens.leading_zeros() as usize;
                 lens &= !(1 << len);
-                let cand = rest & (u128::MAX >> (128 - 8 * len));
-                let key = Packed::from_parts(cand as u64, (cand >> 64) as u64, len);
-                cands[m] = (key, map.start(key));
+                cands[m] = (len as u32, map.start(cut(len)) as u32);
                 m += 1;
             }
-            let found = cands[..m]
-                .iter()
-                .find_map(|&(key, home)| Some((map.get_from(key, home)?, key.len())));
+            let found = cands[..m].iter().find_map(|&(len, home)| {
+                let len = len as usize;
+                Some((map.get_from(cut(len), home as usize)?, len))
+            });
             let Some((id, len)) = found else {
                 out.truncate(mark);
                 out.push(SubToken {
