@@ -315,13 +315,35 @@ impl BertSplitter {
                     match class {
                         DELETED => {}
                         SPACE => self.close_word(&ctx, sink)?,
-                        WORD_SAME => self.push_same_len(c, &chunk[i..i + n], at, end),
-                        WORD_ONE => {
-                            let n = self.bmp_norm[c as usize];
-                            let n = char::from_u32(u32::from(n)).expect("a BMP scalar value");
-                            let mut buf = [0; 4];
-                            let bytes = n.encode_utf8(&mut buf).as_bytes();
-                            self.push_same_len(n, bytes, at, end);
+                        WORD_SAME | WORD_ONE => {
+                            self.push_word_char(class, c, &chunk[i..i + n], at, end);
+                            // The word goes on with more three-byte word characters (a run
+                            // of kana, say): take them here, with the three-byte case of
+                            // `decode` and no dispatch. Anything else (and a character cut
+                            // by the chunk's end) goes back to the loop.
+                            let mut j = i + n;
+                            while let [b0, b1, b2, ..] = chunk[j..]
+                                && b0 & 0xF0 == 0xE0
+                                && b1 & 0xC0 == 0x80
+                                && b2 & 0xC0 == 0x80
+                            {
+                                let cp = u32::from(b0 & 0x0F) << 12
+                                    | u32::from(b1 & 0x3F) << 6
+                                    | u32::from(b2 & 0x3F);
+                                // (Not overlong, not a surrogate: `decode` would say so.)
+                                let Some(c) = char::from_u32(cp).filter(|_| cp >= 0x800) else {
+                                    break;
+                                };
+                                let class = self.bmp[cp as usize];
+                                if class != WORD_SAME && class != WORD_ONE {
+                                    break;
+                                }
+                                let at = ctx.chunk_abs + j as u64;
+                                self.push_word_char(class, c, &chunk[j..j + 3], at, at + 3);
+                                j += 3;
+                            }
+                            i = j;
+                            continue;
                         }
                         CJK_SAME | PUNCT_SAME => {
                             // CJK or punctuation that normalizes to itself: its own piece, zero-copy.
@@ -559,6 +581,21 @@ impl BertSplitter {
             return;
         }
         normalize_char(&self.cfg, c, &mut self.normalized_chars);
+    }
+
+    /// A character of class `WORD_SAME` or `WORD_ONE` (its bytes `raw`, at `[cs, ce)`): what
+    /// `on_char` does with it, the word goes on with its normalization.
+    #[inline(always)]
+    fn push_word_char(&mut self, class: u8, c: char, raw: &[u8], cs: u64, ce: u64) {
+        if class == WORD_SAME {
+            self.push_same_len(c, raw, cs, ce);
+        } else {
+            let n = self.bmp_norm[c as usize];
+            let n = char::from_u32(u32::from(n)).expect("a BMP scalar value");
+            let mut buf = [0; 4];
+            let bytes = n.encode_utf8(&mut buf).as_bytes();
+            self.push_same_len(n, bytes, cs, ce);
+        }
     }
 
     /// [`Self::push_char`] of `n` (UTF-8 `bytes`) from one original character `[cs, ce)` that
