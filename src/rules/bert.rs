@@ -290,7 +290,7 @@ impl BertSplitter {
                         } else {
                             b
                         };
-                        self.push_char(c as char, at, at + 1, true);
+                        self.push_same_len(c as char, &[c], at, at + 1);
                     }
                     WS if b == b'\n' => {
                         self.close_word(&ctx, sink)?;
@@ -315,7 +315,36 @@ impl BertSplitter {
                     match class {
                         DELETED => {}
                         SPACE => self.close_word(&ctx, sink)?,
-                        WORD_SAME => self.push_char(c, at, end, true),
+                        WORD_SAME | WORD_ONE => {
+                            self.push_word_char(class, c, &chunk[i..i + n], at, end);
+                            // The word goes on with more three-byte word characters (a run
+                            // of kana, say): take them here, with the three-byte case of
+                            // `decode` and no dispatch. Anything else (and a character cut
+                            // by the chunk's end) goes back to the loop.
+                            let mut j = i + n;
+                            while let [b0, b1, b2, ..] = chunk[j..]
+                                && b0 & 0xF0 == 0xE0
+                                && b1 & 0xC0 == 0x80
+                                && b2 & 0xC0 == 0x80
+                            {
+                                let cp = u32::from(b0 & 0x0F) << 12
+                                    | u32::from(b1 & 0x3F) << 6
+                                    | u32::from(b2 & 0x3F);
+                                // (Not overlong, not a surrogate: `decode` would say so.)
+                                let Some(c) = char::from_u32(cp).filter(|_| cp >= 0x800) else {
+                                    break;
+                                };
+                                let class = self.bmp[cp as usize];
+                                if class != WORD_SAME && class != WORD_ONE {
+                                    break;
+                                }
+                                let at = ctx.chunk_abs + j as u64;
+                                self.push_word_char(class, c, &chunk[j..j + 3], at, at + 3);
+                                j += 3;
+                            }
+                            i = j;
+                            continue;
+                        }
                         CJK_SAME | PUNCT_SAME => {
                             // CJK or punctuation that normalizes to itself: its own piece, zero-copy.
                             self.close_word(&ctx, sink)?;
@@ -554,6 +583,44 @@ impl BertSplitter {
         normalize_char(&self.cfg, c, &mut self.normalized_chars);
     }
 
+    /// A character of class `WORD_SAME` or `WORD_ONE` (its bytes `raw`, at `[cs, ce)`): what
+    /// `on_char` does with it, the word goes on with its normalization.
+    #[inline(always)]
+    fn push_word_char(&mut self, class: u8, c: char, raw: &[u8], cs: u64, ce: u64) {
+        if class == WORD_SAME {
+            self.push_same_len(c, raw, cs, ce);
+        } else {
+            let n = self.bmp_norm[c as usize];
+            let n = char::from_u32(u32::from(n)).expect("a BMP scalar value");
+            let mut buf = [0; 4];
+            let bytes = n.encode_utf8(&mut buf).as_bytes();
+            self.push_same_len(n, bytes, cs, ce);
+        }
+    }
+
+    /// [`Self::push_char`] of `n` (UTF-8 `bytes`) from one original character `[cs, ce)` that
+    /// became this one character, with a fast path for the middle of a word whose alignment
+    /// is still the identity and which stays so (same length, nothing deleted before it).
+    #[inline(always)]
+    fn push_same_len(&mut self, n: char, bytes: &[u8], cs: u64, ce: u64) {
+        let w = &mut self.word;
+        if w.active
+            && w.identity
+            && w.chars < self.cfg.norm_cap
+            && ce - cs == bytes.len() as u64
+            && cs == w.start + w.norm.len() as u64
+        {
+            w.last_end = ce;
+            w.chars += 1;
+            w.norm.reserve(4);
+            for &b in bytes {
+                w.norm.push(b);
+            }
+            return;
+        }
+        self.push_char(n, cs, ce, true);
+    }
+
     /// Append a normalized word character produced by the original character `[cs, ce)`.
     #[inline]
     fn push_char(&mut self, n: char, cs: u64, ce: u64, one_to_one: bool) {
@@ -771,6 +838,10 @@ const WORD_SAME: u8 = 3;
 const CJK_SAME: u8 = 4;
 /// A punctuation character that normalizes to itself: a piece of its own.
 const PUNCT_SAME: u8 = 5;
+/// A word character (not a CJK ideograph) that normalizes to one other word character (in
+/// the BMP): an upper-case or accented letter, a kana with a voicing mark. `on_char` would
+/// only append the normalization (in `BmpTables::norm`) to the word.
+const WORD_ONE: u8 = 6;
 
 /// Per-character tables of the BMP for one normalizer setting (see [`bmp_tables`]).
 struct BmpTables {
@@ -806,13 +877,20 @@ fn bmp_tables(cfg: &BertConfig) -> &'static BmpTables {
             } else {
                 normalize_char(cfg, c, &mut norm);
                 if norm[..] != [c] {
+                    let mut return_class = SLOW;
                     if let [n] = norm[..]
                         && let Ok(n) = u16::try_from(u32::from(n))
                         && n != 0
                     {
                         norm1[cp as usize] = n;
+                        let cjk = cfg.handle_chinese_chars && is_bert_chinese(c);
+                        let n = char::from_u32(u32::from(n)).expect("a BMP scalar value");
+                        if !cjk && !is_bert_punct(n) && !n.is_whitespace() {
+                            // (What `on_char` does with it: push the one character.)
+                            return_class = WORD_ONE;
+                        }
                     }
-                    SLOW
+                    return_class
                 } else if cfg.handle_chinese_chars && is_bert_chinese(c) {
                     CJK_SAME
                 } else if is_bert_punct(c) {

@@ -151,6 +151,17 @@ impl Packed {
         }
     }
 
+    /// This key, or if `yes` a key that no map holds (its length is out of range: it is never
+    /// found, and only [`KeyMap::start`] and [`KeyMap::get_from`] may be given it; its
+    /// [`Packed::len`] is `INLINE + 1`).
+    #[inline(always)]
+    pub fn unmatchable_if(self, yes: bool) -> Packed {
+        Packed {
+            len: if yes { INLINE as u32 + 1 } else { self.len },
+            ..self
+        }
+    }
+
     /// The key's two words (`len` bytes little-endian, zero beyond).
     #[inline(always)]
     pub fn words(self) -> (u64, u64) {
@@ -199,6 +210,14 @@ impl Packed {
     fn hash(&self) -> u64 {
         let h = (self.lo ^ (self.len as u64).rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
             ^ self.hi.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+        h ^ (h >> 31)
+    }
+
+    /// [`Packed::hash`] of a key of at most 8 bytes (`hi` is 0: one multiply fewer, same value).
+    #[inline(always)]
+    fn hash_short(&self) -> u64 {
+        debug_assert!(self.len <= 8 && self.hi == 0);
+        let h = (self.lo ^ (self.len as u64).rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         h ^ (h >> 31)
     }
 }
@@ -315,7 +334,7 @@ impl KeyMap {
     #[inline(always)]
     pub fn start(&self, p: Packed) -> usize {
         if p.len <= 8 {
-            let i = self.short.home(&p);
+            let i = (p.hash_short() >> self.short.shift) as usize;
             crate::scan::prefetch(&self.short.slots[i]);
             i
         } else {

@@ -67,6 +67,8 @@ pub struct WordPiece {
     /// `[UNK]`): the
     /// batch encoder's lookup for Chinese, with no hashing and no branch on the outcome.
     cjk_ids: Box<[u32]>,
+    /// The ids of the tokens of one BMP character beyond ASCII, for the matcher.
+    char_ids: CharIds,
     unk_id: u32,
     cfg: WordPieceConfig,
     normalizer: BertConfig,
@@ -128,6 +130,14 @@ impl WordPiece {
                     .unwrap_or(CJK_UNK)
             })
             .collect();
+        let char_ids = CharIds::new(
+            ordered
+                .iter()
+                .map(|&(t, _)| t)
+                .chain(continued().map(|(t, _)| t)),
+            &initial,
+            &continuation,
+        );
         Ok(WordPiece {
             vocab,
             initial,
@@ -135,6 +145,7 @@ impl WordPiece {
             initial_lens,
             continuation_lens,
             cjk_ids,
+            char_ids,
             unk_id,
             cfg,
             normalizer,
@@ -329,6 +340,30 @@ impl WordPiece {
             // bytes and more (rare vocabularies) one character at a time, shorter ones only
             // where the length filter allows, on character boundaries.
             let longest = (n - start).min(map.max_len());
+            let b0 = word[start];
+            if (0xC2..0xF0).contains(&b0) && longest < 32 {
+                // A character of two or three bytes (the BMP beyond ASCII): when no token
+                // longer than the character starts with its bytes, the character is the one
+                // candidate, and its id comes from the code-point table (most characters of
+                // CJK, kana and other non-Latin words).
+                let clen = sequence_len(b0);
+                let longer = filter.lengths_of(&word[start..]) & ((2u64 << longest) - 1) as u32;
+                if clen <= n - start && longer >> (clen + 1) == 0 {
+                    let id = self.char_ids.get(&word[start..start + clen], start > 0);
+                    if id == NO_ID {
+                        out.truncate(mark);
+                        out.push(unk);
+                        return false;
+                    }
+                    out.push(SubToken {
+                        id,
+                        start,
+                        end: start + clen,
+                    });
+                    start += clen;
+                    continue;
+                }
+            }
             let probe = |end: usize| {
                 let cand = &word[start..end];
                 if cand.len() <= INLINE {
@@ -455,19 +490,23 @@ impl WordPiece {
                 & ((2 << (n - start)) - 2);
             // The candidates' probes depend on nothing but the word: start them all (each is
             // likely a cache miss) before resolving the first.
-            let mut cands = [(Packed::new(&[]), 0usize); INLINE];
+            // (Each candidate is its length and home slot: its key is cut again from `rest`.)
+            let cut = |len: usize| {
+                let cand = rest & (u128::MAX >> (128 - 8 * len));
+                Packed::from_parts(cand as u64, (cand >> 64) as u64, len)
+            };
+            let mut cands = [(0u32, 0u32); INLINE];
             let mut m = 0;
             while lens != 0 {
                 let len = 31 - lens.leading_zeros() as usize;
                 lens &= !(1 << len);
-                let cand = rest & (u128::MAX >> (128 - 8 * len));
-                let key = Packed::from_parts(cand as u64, (cand >> 64) as u64, len);
-                cands[m] = (key, map.start(key));
+                cands[m] = (len as u32, map.start(cut(len)) as u32);
                 m += 1;
             }
-            let found = cands[..m]
-                .iter()
-                .find_map(|&(key, home)| Some((map.get_from(key, home)?, key.len())));
+            let found = cands[..m].iter().find_map(|&(len, home)| {
+                let len = len as usize;
+                Some((map.get_from(cut(len), home as usize)?, len))
+            });
             let Some((id, len)) = found else {
                 out.truncate(mark);
                 out.push(SubToken {
@@ -510,6 +549,8 @@ struct CacheEntry {
 /// Direct-mapped: a new word evicts whatever shared its slot. Memory is fixed (224 KiB).
 pub struct WordCache {
     entries: Box<[CacheEntry]>,
+    /// The batch encoder's lowercased copy of a batch's text.
+    lowered: Vec<u8>,
 }
 
 impl WordCache {
@@ -525,6 +566,7 @@ impl Default for WordCache {
     fn default() -> Self {
         WordCache {
             entries: vec![CacheEntry::default(); CACHE_ENTRIES].into_boxed_slice(),
+            lowered: Vec::new(),
         }
     }
 }
@@ -607,6 +649,74 @@ impl WordPiece {
     }
 }
 
+/// [`CharIds`] entry of a character that is not a token.
+const NO_ID: u32 = u32::MAX;
+
+/// The ids of the one-character tokens of the BMP beyond ASCII (U+0080..U+FFFF), as a word
+/// start and as a continuation: the lookups of [`KeyMap`] for those candidates, by code point.
+/// Two levels: pages of 256 code points (2 KiB), only where some token is.
+#[derive(Clone, Debug)]
+struct CharIds {
+    /// Page of each block of 256 code points; page 0 has no token.
+    index: Box<[u16; 256]>,
+    pages: Vec<[[u32; 2]; 256]>,
+}
+
+impl CharIds {
+    /// From the tokens (whole-word and continuation, prefix stripped) and the two maps.
+    fn new<'a>(
+        tokens: impl Iterator<Item = &'a [u8]>,
+        initial: &KeyMap,
+        continuation: &KeyMap,
+    ) -> Self {
+        let mut t = CharIds {
+            index: Box::new([0; 256]),
+            pages: vec![[[NO_ID; 2]; 256]],
+        };
+        for tok in tokens {
+            // (Two or three bytes, the first a lead byte: most tokens are ASCII.)
+            if !(2..=3).contains(&tok.len()) || tok[0] < 0xC2 {
+                continue;
+            }
+            let Ok(s) = std::str::from_utf8(tok) else {
+                continue;
+            };
+            let mut cs = s.chars();
+            let (Some(c), None) = (cs.next(), cs.next()) else {
+                continue;
+            };
+            let cp = c as usize;
+            if !(0x80..0x1_0000).contains(&cp) {
+                continue;
+            }
+            if t.index[cp >> 8] == 0 {
+                t.index[cp >> 8] = u16::try_from(t.pages.len()).expect("at most 256 pages");
+                t.pages.push([[NO_ID; 2]; 256]);
+            }
+            let page = t.index[cp >> 8] as usize;
+            t.pages[page][cp & 255] = [
+                initial.get(tok).unwrap_or(NO_ID),
+                continuation.get(tok).unwrap_or(NO_ID),
+            ];
+        }
+        t
+    }
+
+    /// The id of the character `c` (its 2 or 3 UTF-8 bytes) as a continuation or not, or
+    /// [`NO_ID`].
+    #[inline(always)]
+    fn get(&self, c: &[u8], continued: bool) -> u32 {
+        let cp = match *c {
+            [a, b] => usize::from(a & 0x1F) << 6 | usize::from(b & 0x3F),
+            [a, b, c] => {
+                usize::from(a & 0x0F) << 12 | usize::from(b & 0x3F) << 6 | usize::from(c & 0x3F)
+            }
+            _ => return NO_ID,
+        };
+        self.pages[self.index[cp >> 8] as usize][cp & 255][usize::from(continued)]
+    }
+}
+
 /// The CJK block of [`WordPiece::cjk_ids`] (its lead bytes are E4 B8 .. E9 BF).
 const CJK_FIRST: u32 = 0x4E00;
 /// [`WordPiece::cjk_ids`] entry of an ideograph whose word is `[UNK]` (not an id: the unknown
@@ -653,11 +763,24 @@ impl WordPiece {
         stats: &mut Stats,
     ) -> crate::Result<()> {
         let n = batch.len();
-        let text = batch.text;
+        // The keys come from a lowercased copy of the batch's text (the vectorized loop costs
+        // far less than lowercasing each key), with 16 bytes of padding so that every key is
+        // one masked load.
+        let used = batch.ends.last().map_or(0, |&e| e as usize);
+        let lowered = &mut cache.lowered;
+        lowered.clear();
+        lowered.extend_from_slice(&batch.text[..used]);
+        if batch.lowercase {
+            lowered.iter_mut().for_each(|b| *b = b.to_ascii_lowercase());
+        }
+        lowered.extend_from_slice(&[0; INLINE]);
+        let lowered = std::mem::take(lowered);
+        let text = &lowered[..];
         let mut buf = Vec::new();
         let mut keys = [Packed::new(&[]); PROBE_GROUP];
         let mut homes = [0usize; PROBE_GROUP];
         run.clear();
+        let limit = INLINE.min(self.cfg.max_input_chars_per_word);
         let mut g0 = 0;
         while g0 < n {
             let g1 = (g0 + PROBE_GROUP).min(n);
@@ -667,12 +790,10 @@ impl WordPiece {
                 let (s, len) = (s as usize, (e - s) as usize);
                 // Every entry gets a key (line ends and long words too, never looked up):
                 // no branch here.
-                let key = Packed::at(text, s, len.min(INLINE));
-                let key = if batch.lowercase {
-                    key.ascii_lowercase()
-                } else {
-                    key
-                };
+                // A word of at most `limit` bytes has at most `limit` characters: its whole
+                // key is the greedy algorithm's first candidate. Longer words (and line
+                // ends: never looked up) get a key that matches nothing.
+                let key = Packed::at(text, s, len.min(INLINE)).unmatchable_if(len > limit);
                 // The first byte (lowercasing leaves bytes >= 0x80 alone).
                 lead_or |= key.words().0 as u8;
                 *key_out = key;
@@ -681,16 +802,18 @@ impl WordPiece {
             // The CJK table lookup costs English text a few percent: only groups with a
             // piece that may be an ideograph get the loop that has it.
             let group = (g0, &keys[..g1 - g0], &homes[..g1 - g0]);
-            if lead_or >= 0xE4 {
-                self.resolve_group_cjk(batch, group, cache, subs, &mut buf, run, out, stats)?;
+            let res = if lead_or >= 0xE4 {
+                self.resolve_group_cjk(batch, group, cache, subs, &mut buf, run, out, stats)
             } else {
-                self.resolve_group::<false, T>(
-                    batch, group, cache, subs, &mut buf, run, out, stats,
-                )?;
+                self.resolve_group::<false, T>(batch, group, cache, subs, &mut buf, run, out, stats)
+            };
+            if let Err(e) = res.and_then(|()| flush(run, out, stats)) {
+                cache.lowered = lowered;
+                return Err(e);
             }
-            flush(run, out, stats)?;
             g0 = g1;
         }
+        cache.lowered = lowered;
         stats.pieces += (n - batch.line_ends) as u64;
         Ok(())
     }
@@ -730,12 +853,12 @@ impl WordPiece {
     ) -> crate::Result<()> {
         let (g0, keys, homes) = group;
         let text = batch.text;
-        let limit = INLINE.min(self.cfg.max_input_chars_per_word);
         let g1 = g0 + keys.len();
         let spans = batch.starts[g0..g1].iter().zip(&batch.ends[g0..g1]);
         for (((&s, &e), (&key, &home)), k) in spans.zip(keys.iter().zip(homes)).zip(g0..) {
             let (s, e) = (s as usize, e as usize);
-            if text[s] == b'\n' {
+            // (The key's first byte is the piece's.)
+            if key.words().0 as u8 == b'\n' {
                 flush(run, out, stats)?;
                 out.line_end()?;
                 continue;
@@ -755,14 +878,13 @@ impl WordPiece {
                     continue;
                 }
             }
-            // A word of at most `limit` bytes has at most `limit` characters: its whole
-            // key is the greedy algorithm's first candidate.
-            let has_key = e - s <= limit;
+            // (Words longer than `limit` have an unmatchable key: see pass 1.)
+            if let Some(id) = self.initial.get_from(key, home) {
+                run.push(Token { id, start, end });
+                continue;
+            }
+            let has_key = key.len() <= INLINE;
             if has_key {
-                if let Some(id) = self.initial.get_from(key, home) {
-                    run.push(Token { id, start, end });
-                    continue;
-                }
                 // One character that is not a token: no shorter candidate exists, so the
                 // word is [UNK] (most often an ideograph missing from the vocabulary).
                 if e - s == sequence_len(text[s]) {
@@ -961,6 +1083,80 @@ mod tests {
             assert_eq!((ids(&fast), ok), want, "{word:?}");
             assert_eq!((ids(&general), ok2), want, "{word:?}");
             assert_eq!(fast, general, "{word:?}");
+        }
+    }
+
+    /// The code-point table path of the matcher (characters of two and three bytes) equals the
+    /// plain greedy match on a vocabulary of its own: one-character tokens of both lengths as
+    /// word starts and continuations, tokens of several non-ASCII characters (the length
+    /// filter must send those to the general candidates), tokens sharing an id, characters
+    /// missing from the vocabulary; with the `##` prefix and with an empty one.
+    #[test]
+    fn character_table_matcher_equals_the_plain_greedy_match() {
+        let alphabet = [
+            "が", "か", "é", "ж", "中", "a", "ガ", "€", "\u{7ff}", "\u{800}", "ß",
+        ];
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        for prefix in ["##", ""] {
+            for round in 0..20 {
+                let mut toks: Vec<String> = vec!["[UNK]".into()];
+                for _ in 0..30 {
+                    let len = 1 + next(3) * next(2);
+                    let t: String = (0..len).map(|_| alphabet[next(alphabet.len())]).collect();
+                    let cont = next(2) == 0;
+                    toks.push(if cont { format!("{prefix}{t}") } else { t });
+                }
+                // Some tokens share an id.
+                let pairs: Vec<(&[u8], u32)> = toks
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| (t.as_bytes(), if i > 0 && i % 7 == 0 { 1 } else { i as u32 }))
+                    .collect();
+                let cfg = WordPieceConfig {
+                    continuing_subword_prefix: prefix.into(),
+                    ..WordPieceConfig::default()
+                };
+                let wp = WordPiece::new(pairs, cfg, BertConfig::uncased()).unwrap();
+                for _ in 0..300 {
+                    let w: String = (0..1 + next(8))
+                        .map(|_| alphabet[next(alphabet.len())])
+                        .collect();
+                    let w = w.as_bytes();
+                    let mut ids = Vec::new();
+                    let mut start = 0;
+                    let mut ok = true;
+                    while start < w.len() {
+                        let found = (start + 1..=w.len()).rev().find_map(|end| {
+                            let mut cand = if start > 0 {
+                                prefix.as_bytes().to_vec()
+                            } else {
+                                Vec::new()
+                            };
+                            cand.extend_from_slice(&w[start..end]);
+                            Some((wp.token_to_id(&cand)?, end))
+                        });
+                        let Some((id, end)) = found else {
+                            ok = false;
+                            break;
+                        };
+                        ids.push(id);
+                        start = end;
+                    }
+                    let want = if ok { ids } else { vec![wp.unk_id()] };
+                    let mut got = Vec::new();
+                    let chars = std::str::from_utf8(w).unwrap().chars().count();
+                    assert_eq!(wp.encode_word(w, chars, &mut got), ok);
+                    let got: Vec<u32> = got.iter().map(|t| t.id).collect();
+                    let word = String::from_utf8_lossy(w);
+                    assert_eq!(got, want, "round {round} prefix {prefix:?} word {word:?}");
+                }
+            }
         }
     }
 

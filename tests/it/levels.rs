@@ -328,3 +328,71 @@ fn every_level_encodes_like_the_reference_under_other_wordpiece_settings() {
         }
     }
 }
+
+/// Characters that normalize to one other word character (kana with voicing marks, accented
+/// and upper-case letters, fullwidth forms: the `WORD_ONE` class of the BERT engine, and its
+/// fast append inside a word) give the reference's pieces, normalized text, character counts
+/// and kinds under every BERT setting and `norm_cap`, and in words mixed with ASCII, with
+/// characters that keep themselves and with deleted ones.
+#[test]
+fn one_to_one_normalizations_match_the_reference_in_every_setting() {
+    use tokstream::rules::{BertConfig, BertSplitter, Piece, PieceKind, PieceSink};
+    type Rec = (u64, u64, Vec<u8>, Vec<(u64, u64)>, usize, PieceKind);
+    struct Recs(Vec<Rec>);
+    impl PieceSink for Recs {
+        fn piece(&mut self, p: &Piece<'_>) -> tokstream::Result<()> {
+            self.0.push((
+                p.start,
+                p.end,
+                p.normalized.to_vec(),
+                p.align.to_vec(),
+                p.chars,
+                p.kind,
+            ));
+            Ok(())
+        }
+    }
+    let input = "がぎぐげご ガギグ かがか xがy ÉCOLE École naïve Ａｂｃ ａＢ１ \
+                 が\u{200B}が が\u{301}か ÀÉÎ中Ü ひらがなガ。カタカナ ｶﾞ Ǆ ǅ ß ẞ İ\n"
+        .repeat(2);
+    let settings = [
+        BertConfig::uncased(),
+        BertConfig::cased(),
+        BertConfig {
+            handle_chinese_chars: false,
+            ..BertConfig::uncased()
+        },
+        BertConfig {
+            strip_accents: false,
+            ..BertConfig::uncased()
+        },
+    ];
+    for base in settings {
+        for cap in [0, 1, 2, 3, 5, 1000] {
+            let cfg = BertConfig {
+                norm_cap: cap,
+                ..base
+            };
+            for chunk in [1, 5, 1 << 20] {
+                let run = |s: Scanner| {
+                    let mut rules = BertSplitter::with_scanner(cfg, s);
+                    let mut out = Recs(Vec::new());
+                    for c in input.as_bytes().chunks(chunk) {
+                        rules.feed(c, &mut out).unwrap();
+                    }
+                    rules.finish(&mut out).unwrap();
+                    out.0
+                };
+                let want = run(reference().unwrap());
+                for s in levels() {
+                    let got = run(s);
+                    assert!(
+                        got == want,
+                        "level {} chunk {chunk} {cfg:?}:\n{got:?}\n{want:?}",
+                        s.level()
+                    );
+                }
+            }
+        }
+    }
+}
