@@ -960,28 +960,44 @@ impl GptSplitter {
             if vector
                 && i >= retry
                 && buf.len() - i >= 64
-                // Not worth a call when the next 8 bytes are not all ASCII.
-                && u64::from_le_bytes(buf[i..i + 8].try_into().expect("8 bytes"))
-                    & 0x8080_8080_8080_8080
-                    == 0
                 && self.frag_start.is_none()
                 && self.frag_newlines.is_empty()
             {
                 let spans = self.spans.get_or_insert_with(Default::default);
                 let stop = self.finder.find(&buf[i..], kind, spans);
-                if spans.len > 0 {
+                // The ASCII pieces as a run (`PieceRun` holds ASCII pieces only), the others
+                // (from the first window with non-ASCII characters on) one by one.
+                let ascii = spans.ascii.min(spans.len);
+                if ascii > 0 {
                     sink.piece_run(&PieceRun {
                         text: &buf[i..],
                         abs: abs + i as u64,
-                        ends: &spans.ends[..spans.len],
+                        ends: &spans.ends[..ascii],
                     })?;
                 }
-                let s = stop.end;
+                let mut s = if ascii > 0 {
+                    (spans.ends[ascii - 1] & PieceRun::END) as usize
+                } else {
+                    0
+                };
+                for &v in &spans.ends[ascii..spans.len] {
+                    let e = (v & PieceRun::END) as usize;
+                    let at = abs + (i + s) as u64;
+                    sink.piece(&Piece::raw_word(
+                        at,
+                        abs + (i + e) as u64,
+                        &buf[i + s..i + e],
+                    ))?;
+                    if v & PieceRun::NEWLINE != 0 {
+                        for j in memchr::memchr_iter(b'\n', &buf[i + s..i + e]) {
+                            sink.line_end(at + j as u64)?;
+                        }
+                    }
+                    s = e;
+                }
                 retry = i + stop.retry;
-                i += s;
+                i += stop.end;
                 continue;
-            } else if vector && i >= retry {
-                retry = i + 64;
             }
             if let Some((e, nl)) = fast_end(pattern, buf, i)
                 && e - i <= self.cfg.max_piece
