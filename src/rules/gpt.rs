@@ -965,35 +965,29 @@ impl GptSplitter {
             {
                 let spans = self.spans.get_or_insert_with(Default::default);
                 let stop = self.finder.find(&buf[i..], kind, spans);
-                // The ASCII pieces as a run (`PieceRun` holds ASCII pieces only), the others
-                // (from the first window with non-ASCII characters on) one by one.
-                let ascii = spans.ascii.min(spans.len);
-                if ascii > 0 {
+                // ASCII pieces as a run (`PieceRun` holds ASCII pieces only), the others one
+                // by one.
+                let ends = &spans.ends[..spans.len];
+                if !spans.wide && !ends.is_empty() {
                     sink.piece_run(&PieceRun {
                         text: &buf[i..],
                         abs: abs + i as u64,
-                        ends: &spans.ends[..ascii],
+                        ends,
                     })?;
-                }
-                let mut s = if ascii > 0 {
-                    (spans.ends[ascii - 1] & PieceRun::END) as usize
                 } else {
-                    0
-                };
-                for &v in &spans.ends[ascii..spans.len] {
-                    let e = (v & PieceRun::END) as usize;
-                    let at = abs + (i + s) as u64;
-                    sink.piece(&Piece::raw_word(
-                        at,
-                        abs + (i + e) as u64,
-                        &buf[i + s..i + e],
-                    ))?;
-                    if v & PieceRun::NEWLINE != 0 {
-                        for j in memchr::memchr_iter(b'\n', &buf[i + s..i + e]) {
-                            sink.line_end(at + j as u64)?;
+                    let mut s = 0;
+                    for &v in ends {
+                        let e = (v & PieceRun::END) as usize;
+                        let at = abs + (i + s) as u64;
+                        let bytes = &buf[i + s..i + e];
+                        sink.piece(&Piece::raw_word(at, at + bytes.len() as u64, bytes))?;
+                        if v & PieceRun::NEWLINE != 0 {
+                            for j in memchr::memchr_iter(b'\n', bytes) {
+                                sink.line_end(at + j as u64)?;
+                            }
                         }
+                        s = e;
                     }
-                    s = e;
                 }
                 retry = i + stop.retry;
                 i += stop.end;

@@ -94,6 +94,9 @@ pub struct GptHigh {
     pub e4: u64,
     /// `0xB7` (after `0xE4`: U+4DC0..U+4DFF, the Yijing hexagram symbols, not letters).
     pub b7: u64,
+    /// Lead bytes `0xE1..=0xEF` except `0xED`: with any two continuation bytes a
+    /// well-formed character (U+1000..U+FFFF less the surrogates).
+    pub e3: u64,
 }
 
 /// The non-ASCII classifier every vector one must agree with.
@@ -112,6 +115,9 @@ pub fn classify_high_scalar(w: &[u8; 64]) -> GptHigh {
         }
         if b == 0xB7 {
             h.b7 |= bit;
+        }
+        if (0xE1..=0xEF).contains(&b) && b != 0xED {
+            h.e3 |= bit;
         }
     }
     h
@@ -274,45 +280,45 @@ impl SoftPext {
 fn widen<const K: u8>(w: &[u8; 64], h: GptHigh, m: &mut GptMasks) -> (u64, usize) {
     use crate::scan::utf8::{Decoded, decode, sequence_len};
     use crate::unicode::gpt_tables::gpt_class;
-    let cjk = h.cjk & (h.cont >> 1) & (h.cont >> 2) & !(h.e4 & (h.b7 >> 1));
-    let tails = (cjk << 1) | (cjk << 2);
+    // Three-byte characters from the vector masks; the CJK ideographs among them need no
+    // lookup, the others one table lookup each.
+    let three = h.e3 & (h.cont >> 1) & (h.cont >> 2);
+    let cjk = three & h.cjk & !(h.e4 & (h.b7 >> 1));
+    let tails = (three << 1) | (three << 2);
     let mut lead = !tails;
     // The other characters' bits by slot (see `SLOTS`).
     let mut acc = [0u64; 8];
-    let mut rest = m.high & !cjk & !tails;
+    let mut t = three & !cjk;
+    while t != 0 {
+        let i = t.trailing_zeros() as usize;
+        t &= t - 1;
+        let cp = u32::from(w[i] & 0x0F) << 12
+            | u32::from(w[i + 1] & 0x3F) << 6
+            | u32::from(w[i + 2] & 0x3F);
+        acc[usize::from(SLOTS[K as usize][usize::from(gpt_class(cp) & 63)])] |= 1u64 << i;
+    }
+    let mut rest = m.high & !three & !tails;
     let mut end = 64;
     while rest != 0 {
         let i = rest.trailing_zeros() as usize;
         let bit = 1u64 << i;
         let b0 = w[i];
-        let (cp, n) = if i < 62 && b0 & 0xF0 == 0xE0 && (h.cont >> (i + 1)) & 3 == 3 {
-            // Three bytes (the continuation bytes from the vector mask).
-            let cp = u32::from(b0 & 0x0F) << 12
-                | u32::from(w[i + 1] & 0x3F) << 6
-                | u32::from(w[i + 2] & 0x3F);
-            if cp < 0x800 || (0xD800..0xE000).contains(&cp) {
-                acc[SLOT_STOP] |= bit;
-                break;
-            }
-            (cp, 3)
-        } else {
-            if (0xC2..=0xF4).contains(&b0) && i + sequence_len(b0) > 64 {
-                // Runs past the block (or is invalid there): the next block starts with it.
+        if (0xC2..=0xF4).contains(&b0) && i + sequence_len(b0) > 64 {
+            // Runs past the block (or is invalid there): the next block starts with it.
+            end = i;
+            lead &= bit - 1;
+            break;
+        }
+        let (cp, n) = match decode(&w[i..]) {
+            Decoded::Char(c, n) => (c as u32, n),
+            Decoded::Incomplete => {
                 end = i;
                 lead &= bit - 1;
                 break;
             }
-            match decode(&w[i..]) {
-                Decoded::Char(c, n) => (c as u32, n),
-                Decoded::Incomplete => {
-                    end = i;
-                    lead &= bit - 1;
-                    break;
-                }
-                Decoded::Invalid(_) => {
-                    acc[SLOT_STOP] |= bit;
-                    break;
-                }
+            Decoded::Invalid(_) => {
+                acc[SLOT_STOP] |= bit;
+                break;
             }
         };
         let tail = ((1u64 << (n - 1)) - 1) << (i + 1);
@@ -337,7 +343,8 @@ fn widen<const K: u8>(w: &[u8; 64], h: GptHigh, m: &mut GptMasks) -> (u64, usize
     m.upper |= acc[1];
     m.digit |= acc[4];
     m.ws |= acc[5];
-    let stop = acc[SLOT_STOP];
+    // The first stop.
+    let stop = acc[SLOT_STOP] & acc[SLOT_STOP].wrapping_neg();
     m.high = if stop == 0 { 0 } else { !(stop - 1) };
     (lead, end)
 }
@@ -576,9 +583,9 @@ pub struct GptSpans {
     pub ends: Box<[u32]>,
     /// How many.
     pub len: usize,
-    /// How many of the first pieces are ASCII, at least (the others may hold non-ASCII
-    /// characters); `usize::MAX` when all are.
-    pub ascii: usize,
+    /// The pieces are from windows holding non-ASCII bytes (they may hold non-ASCII
+    /// characters); else all are ASCII. One call reports pieces of one kind.
+    pub wide: bool,
 }
 
 /// Most pieces per call.
@@ -589,7 +596,7 @@ impl Default for GptSpans {
         GptSpans {
             ends: vec![0; GPT_MAX_SPANS + 128].into_boxed_slice(),
             len: 0,
-            ascii: usize::MAX,
+            wide: false,
         }
     }
 }
@@ -686,7 +693,6 @@ unsafe fn find_kind<C: GptClassify, const K: u8>(input: &[u8], out: &mut GptSpan
     let kind = kind_of(K);
     let mut pos = 0usize;
     out.len = 0;
-    out.ascii = usize::MAX;
     let cap = out.ends.len() - 128;
     while pos + 64 <= input.len() && out.len < cap {
         let w: &[u8; 64] = input[pos..pos + 64].try_into().expect("64 bytes");
@@ -695,10 +701,19 @@ unsafe fn find_kind<C: GptClassify, const K: u8>(input: &[u8], out: &mut GptSpan
         // Through memory: else LLVM may keep the masks as vectors of booleans (the movemask
         // results) and do the shifts below byte by byte.
         let m = std::hint::black_box(m);
-        if m.high != 0 {
-            if out.ascii == usize::MAX {
-                out.ascii = out.len;
+        // One call reports pieces of one kind of window (the caller reports those of ASCII
+        // windows as a run): stop where the kind changes.
+        let wide = m.high != 0;
+        if wide != out.wide {
+            if out.len > 0 {
+                return GptStop {
+                    end: pos,
+                    retry: pos,
+                };
             }
+            out.wide = wide;
+        }
+        if wide {
             // SAFETY: forwarded from this function's contract.
             match unsafe { wide_window::<C, K>(input, pos, m, out) } {
                 Ok(next) => {
@@ -1064,6 +1079,7 @@ mod x86 {
                     h.cjk |= mm(range(v, 0xE4, 5));
                     h.e4 |= mm(eq(0xE4));
                     h.b7 |= mm(eq(0xB7));
+                    h.e3 |= mm(_mm_andnot_si128(eq(0xED), range(v, 0xE1, 14)));
                 }
                 h
             }
@@ -1125,6 +1141,7 @@ mod x86 {
                     h.cjk |= mm(range(v, 0xE4, 5));
                     h.e4 |= mm(eq(0xE4));
                     h.b7 |= mm(eq(0xB7));
+                    h.e3 |= mm(_mm256_andnot_si256(eq(0xED), range(v, 0xE1, 14)));
                 }
                 h
             }
@@ -1193,6 +1210,7 @@ mod x86 {
                     cjk: range(0xE4, 5),
                     e4: eq(0xE4),
                     b7: eq(0xB7),
+                    e3: range(0xE1, 14) & !eq(0xED),
                 }
             }
         }
@@ -1418,7 +1436,7 @@ mod arm {
             // SAFETY: as in `classify`.
             unsafe {
                 let z = vdupq_n_u8(0);
-                let mut c = [[z; 4]; 4];
+                let mut c = [[z; 4]; 5];
                 for k in 0..4 {
                     let v = vld1q_u8(w.as_ptr().add(16 * k));
                     let range =
@@ -1427,12 +1445,14 @@ mod arm {
                     c[1][k] = range(0xE4, 5);
                     c[2][k] = vceqq_u8(v, vdupq_n_u8(0xE4));
                     c[3][k] = vceqq_u8(v, vdupq_n_u8(0xB7));
+                    c[4][k] = vbicq_u8(range(0xE1, 14), vceqq_u8(v, vdupq_n_u8(0xED)));
                 }
                 GptHigh {
                     cont: movemask64(c[0]),
                     cjk: movemask64(c[1]),
                     e4: movemask64(c[2]),
                     b7: movemask64(c[3]),
+                    e3: movemask64(c[4]),
                 }
             }
         }
