@@ -867,12 +867,11 @@ unsafe fn wide_window<C: GptClassify, const K: u8>(
             .try_into()
             .expect("64 bytes");
         // SAFETY: forwarded from this function's contract.
-        m = std::hint::black_box(unsafe { C::classify::<K>(w) });
+        m = unsafe { C::classify::<K>(w) };
     }
     if total < 64 {
         win.high |= !0u64 << total;
     }
-    let win = std::hint::black_box(win);
     let blocks = &blocks[..nb];
     let (s, lim, l0) = starts(kind_of(K), &win, |i, fold| {
         let b = pos + byte_of(blocks, i);
