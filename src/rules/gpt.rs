@@ -952,8 +952,9 @@ impl GptSplitter {
             1 => GptKind::Cl100k,
             _ => GptKind::O200k,
         };
-        // The vector finder's pieces are at most 64 bytes: only when no cut can apply.
-        let vector = self.finder.is_active() && self.cfg.max_piece >= 64;
+        // The vector finder's pieces are at most 64 characters of at most 4 bytes (in at most
+        // 4 blocks of 64 bytes): only when no cut can apply.
+        let vector = self.finder.is_active() && self.cfg.max_piece >= 256;
         let mut retry = 0;
         let mut i = 0;
         while i < buf.len() {

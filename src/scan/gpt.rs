@@ -1,20 +1,40 @@
 //! The GPT-pattern piece finder: piece boundaries of the tiktoken patterns (gpt2, cl100k,
-//! o200k) on ASCII text, 64 bytes at a time, by mask arithmetic.
+//! o200k), 64 characters at a time, by mask arithmetic.
 //!
 //! # Windows
 //!
-//! The finder looks at a window of 64 bytes that starts at a piece start (the patterns have no
+//! The finder looks at a window that starts at a piece start (the patterns have no
 //! look-behind, so the pieces from a piece start on depend only on the text from there). One
-//! classification gives bitmasks (bit i = byte i): upper, lower, digit, whitespace, `\r`,
-//! `\n`, space, `'`, `/`, non-ASCII. The piece starts are then computed with shifts, ands and
-//! carry-propagating adds (below, `prev(x) = x << 1`: "the byte before has x", bit 0 sees
-//! nothing before; `next(x) = x >> 1`). Only starts whose decision is made by bytes inside the
-//! window are used: every start rule looks at most two bytes ahead, except those that depend
-//! on where a whitespace run ends, so the window is cut at `lim = min(L0 - 3, start of a
-//! whitespace run reaching L0)` where `L0` is the first non-ASCII byte (or 64). The pieces
-//! between consecutive starts in `(0, lim]` are reported; the next window starts at the last
-//! one. A window with no start in `(0, lim]` (a non-ASCII character close by, a piece of 60+
-//! bytes) stops the finder: the caller's exact matcher takes over there.
+//! classification of 64 bytes gives bitmasks (bit i = byte i): upper, lower, digit,
+//! whitespace, `\r`, `\n`, space, `'`, `/`, non-ASCII. The piece starts are then computed with
+//! shifts, ands and carry-propagating adds (below, `prev(x) = x << 1`: "the character before
+//! has x", bit 0 sees nothing before; `next(x) = x >> 1`). Only starts whose decision is made
+//! by characters inside the window are used: every start rule looks at most two characters
+//! ahead, except those that depend on where a whitespace run ends, so the window is cut at
+//! `lim = min(L0 - 3, start of a whitespace run reaching L0)` where `L0` is the first stop (or
+//! the window's end). The pieces between consecutive starts in `(0, lim]` are reported; the
+//! next window starts at the last one. A window with no start in `(0, lim]` (a stop close by,
+//! a piece of 60+ characters) stops the finder: the caller's exact matcher takes over there.
+//!
+//! # Non-ASCII text: windows of characters
+//!
+//! A window whose first 64 bytes hold a non-ASCII byte works on characters instead (`widen`,
+//! `wide_window`): its three-byte characters are found by vector masks (lead byte
+//! `E1..=EF` but `ED`, two continuation bytes: always well-formed); those with lead `E4..=E9`
+//! (U+4000..U+9FFF) are letters (`Lo`) except U+4DC0..U+4DFF (lead `E4`, then `B7`: symbols),
+//! the other three-byte characters take one lookup in the class table, and any other
+//! non-ASCII character is decoded and looked up. Letters go to the letter mask (o200k: `Lu`/`Lt`
+//! upper, `Ll` lower, `Lm`/`Lo` a third class `both`), `\p{N}` to the digits (every rule reads
+//! `\p{N}`), White_Space to the whitespace (never `\r\n` or the space), everything else is
+//! "other". Each mask is then compressed to one bit per character (`pext` by the mask of
+//! first bytes) and up to four blocks of 64 bytes are concatenated until the window holds 48
+//! to 64 characters (21 per block in Chinese); the start rules run unchanged on characters,
+//! and the starts go back to bytes by `pdep` per block. Stops (the exact matcher takes over):
+//! invalid UTF-8, o200k's marks (`\p{M}` is both a prefix character and a letter there), `ſ`
+//! (`(?i:'s)` matches `'ſ`), and in o200k an upper-case letter after a `Lo`/`Lm` letter in an
+//! upper-case phase (see below). The pieces of one call are all from ASCII windows or all
+//! from windows of characters ([`GptSpans::wide`]): the caller reports the former as a
+//! `PieceRun` (ASCII pieces only) and the latter one by one.
 //!
 //! # The start rules (ASCII; L letters, N digits, W whitespace, O everything else, H = W
 //! without `\r\n`)
@@ -34,7 +54,12 @@
 //!
 //! o200k: as cl100k, plus: a letter run is also cut where an upper-case letter follows a
 //! lower-case one; a contraction after letters joins the letter piece (not a new piece); the
-//! tail after an O run is `[\r\n/]*` (a slash there is not a new O run).
+//! tail after an O run is `[\r\n/]*` (a slash there is not a new O run). With `Lo`/`Lm`
+//! letters B (in both of o200k's classes U and W): a piece's letters are `U*` and then, if a
+//! `Ll` follows, the W run from there, so the W phase (from a `Ll`, taking the B after it) ends
+//! at an upper-case letter, which starts a piece; in a U phase, an upper-case letter after a
+//! B makes the piece end after the last B unless a `Ll` follows the phase (a decision at the
+//! phase's end): such letters are stops.
 //!
 //! Each rule is derived from the pattern in `rules/gpt.rs` terms; the finder is tested against
 //! the exact matcher (and so against `fancy-regex`) at every level on random text and on the
