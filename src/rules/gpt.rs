@@ -968,27 +968,15 @@ impl GptSplitter {
                 let stop = self.finder.find(&buf[i..], kind, spans);
                 // ASCII pieces as a run (`PieceRun` holds ASCII pieces only), the others one
                 // by one.
-                let ends = &spans.ends[..spans.len];
-                if !spans.wide && !ends.is_empty() {
-                    sink.piece_run(&PieceRun {
-                        text: &buf[i..],
-                        abs: abs + i as u64,
-                        ends,
-                    })?;
-                } else {
-                    let mut s = 0;
-                    for &v in ends {
-                        let e = (v & PieceRun::END) as usize;
-                        let at = abs + (i + s) as u64;
-                        let bytes = &buf[i + s..i + e];
-                        sink.piece(&Piece::raw_word(at, at + bytes.len() as u64, bytes))?;
-                        if v & PieceRun::NEWLINE != 0 {
-                            for j in memchr::memchr_iter(b'\n', bytes) {
-                                sink.line_end(at + j as u64)?;
-                            }
-                        }
-                        s = e;
-                    }
+                let run = PieceRun {
+                    text: &buf[i..],
+                    abs: abs + i as u64,
+                    ends: &spans.ends[..spans.len],
+                };
+                if spans.wide {
+                    run.each(sink)?;
+                } else if !run.is_empty() {
+                    sink.piece_run(&run)?;
                 }
                 retry = i + stop.retry;
                 i += stop.end;
