@@ -1508,6 +1508,26 @@ mod arm {
 mod tests {
     use super::*;
 
+    /// `widen` takes every well-formed three-byte character with lead `E4..=E9` (U+4000..U+9FFF)
+    /// as a letter in both of o200k's classes without a lookup, except `E4 B7 xx`
+    /// (U+4DC0..U+4DFF): the class table (checked against regex-syntax in tests/it/gpt.rs)
+    /// must agree on every one of them, and the slot table must file them as the ideographs.
+    #[test]
+    fn cjk_lead_bytes_are_letters_in_the_class_table() {
+        use crate::unicode::gpt_tables::{L, LO, UP, gpt_class};
+        for cp in 0x4000u32..=0x9FFF {
+            let k = gpt_class(cp);
+            if (0x4DC0..=0x4DFF).contains(&cp) {
+                assert_eq!(k & L, 0, "U+{cp:04X} is not a letter");
+            } else {
+                assert_eq!(k & (L | UP | LO), L | UP | LO, "U+{cp:04X} must be Lo/Lm");
+                assert_eq!(SLOTS[0][usize::from(k & 63)], 1, "U+{cp:04X}");
+                assert_eq!(SLOTS[1][usize::from(k & 63)], 1, "U+{cp:04X}");
+                assert_eq!(SLOTS[2][usize::from(k & 63)], 3, "U+{cp:04X}");
+            }
+        }
+    }
+
     #[test]
     fn soft_pext_equals_the_bit_loop() {
         let mut x = 0x2545_F491_4F6C_DD1Du64;
