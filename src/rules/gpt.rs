@@ -952,36 +952,35 @@ impl GptSplitter {
             1 => GptKind::Cl100k,
             _ => GptKind::O200k,
         };
-        // The vector finder's pieces are at most 64 bytes: only when no cut can apply.
-        let vector = self.finder.is_active() && self.cfg.max_piece >= 64;
+        // The vector finder's pieces are at most 64 characters of at most 4 bytes (in at most
+        // 4 blocks of 64 bytes): only when no cut can apply.
+        let vector = self.finder.is_active() && self.cfg.max_piece >= 256;
         let mut retry = 0;
         let mut i = 0;
         while i < buf.len() {
             if vector
                 && i >= retry
                 && buf.len() - i >= 64
-                // Not worth a call when the next 8 bytes are not all ASCII.
-                && u64::from_le_bytes(buf[i..i + 8].try_into().expect("8 bytes"))
-                    & 0x8080_8080_8080_8080
-                    == 0
                 && self.frag_start.is_none()
                 && self.frag_newlines.is_empty()
             {
                 let spans = self.spans.get_or_insert_with(Default::default);
                 let stop = self.finder.find(&buf[i..], kind, spans);
-                if spans.len > 0 {
-                    sink.piece_run(&PieceRun {
-                        text: &buf[i..],
-                        abs: abs + i as u64,
-                        ends: &spans.ends[..spans.len],
-                    })?;
+                // ASCII pieces as a run (`PieceRun` holds ASCII pieces only), the others one
+                // by one.
+                let run = PieceRun {
+                    text: &buf[i..],
+                    abs: abs + i as u64,
+                    ends: &spans.ends[..spans.len],
+                };
+                if spans.wide {
+                    run.each(sink)?;
+                } else if !run.is_empty() {
+                    sink.piece_run(&run)?;
                 }
-                let s = stop.end;
                 retry = i + stop.retry;
-                i += s;
+                i += stop.end;
                 continue;
-            } else if vector && i >= retry {
-                retry = i + 64;
             }
             if let Some((e, nl)) = fast_end(pattern, buf, i)
                 && e - i <= self.cfg.max_piece

@@ -1230,6 +1230,127 @@ proptest! {
     }
 }
 
+/// Long CJK-heavy text: ideographs (runs longer than a window too), CJK punctuation and
+/// symbols (letters, numbers, marks and whitespace among them), fullwidth letters and digits,
+/// kana, Hangul, mixed with ASCII words, case changes next to ideographs (o200k's two letter
+/// classes), contractions, whitespace and newlines, other non-ASCII, and invalid UTF-8.
+fn long_cjk_text() -> impl Strategy<Value = Vec<u8>> {
+    let parts: Vec<&'static [u8]> = vec![
+        "中".as_bytes(),
+        "国".as_bytes(),
+        "一".as_bytes(),
+        "\u{9FFF}".as_bytes(),
+        "\u{9FA5}".as_bytes(),
+        "\u{4DBF}".as_bytes(),
+        "\u{4DC0}".as_bytes(),
+        "\u{4DFF}".as_bytes(),
+        "\u{3400}".as_bytes(),
+        "\u{4E00}".as_bytes(),
+        "\u{4FFF}".as_bytes(),
+        "中华人民共和国".as_bytes(),
+        "迈向充满希望的新世纪一九九八年新年讲话".as_bytes(),
+        "，".as_bytes(),
+        "。".as_bytes(),
+        "、".as_bytes(),
+        "：".as_bytes(),
+        "“".as_bytes(),
+        "”".as_bytes(),
+        "（".as_bytes(),
+        "）".as_bytes(),
+        "《".as_bytes(),
+        "》".as_bytes(),
+        "—".as_bytes(),
+        "…".as_bytes(),
+        "·".as_bytes(),
+        "\u{3000}".as_bytes(),
+        "\u{3005}".as_bytes(),
+        "\u{3006}".as_bytes(),
+        "\u{3007}".as_bytes(),
+        "\u{3021}".as_bytes(),
+        "\u{302A}".as_bytes(),
+        "\u{3031}".as_bytes(),
+        "１".as_bytes(),
+        "９９８".as_bytes(),
+        "Ａ".as_bytes(),
+        "Ｍ".as_bytes(),
+        "ａ".as_bytes(),
+        "ｚ".as_bytes(),
+        "！".as_bytes(),
+        "／".as_bytes(),
+        "ｱ".as_bytes(),
+        "ｰ".as_bytes(),
+        "の".as_bytes(),
+        "カ".as_bytes(),
+        "ー".as_bytes(),
+        "\u{3099}".as_bytes(),
+        "゛".as_bytes(),
+        "한국어".as_bytes(),
+        "é".as_bytes(),
+        "É".as_bytes(),
+        "ſ".as_bytes(),
+        "ǅ".as_bytes(),
+        "ʰ".as_bytes(),
+        "\u{301}".as_bytes(),
+        "\u{a0}".as_bytes(),
+        "\u{85}".as_bytes(),
+        "😀".as_bytes(),
+        "²".as_bytes(),
+        b"A",
+        b"B",
+        b"a",
+        b"b",
+        b"S",
+        b"s",
+        b"t",
+        b"l",
+        b"e",
+        b"AB",
+        b"ab",
+        b"0",
+        b"123",
+        b"2024",
+        b" ",
+        b" ",
+        b"  ",
+        b"\n",
+        b"\n",
+        b"\r\n",
+        b"\t",
+        b"'",
+        b"'s",
+        b"'S",
+        b"'ll",
+        b"'RE",
+        b".",
+        b"/",
+        b"-",
+        b" the",
+        b"HTTP",
+        b"\xE5",
+        b"\xE5\x80",
+        b"\x80",
+        b"\xFF",
+        b"\xE4\xB7",
+    ];
+    prop::collection::vec(prop::sample::select(parts), 0..200).prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1500))]
+
+    #[test]
+    fn vector_finder_equals_the_exact_matcher_on_cjk(text in long_cjk_text(), chunk in 1usize..200) {
+        check_levels(&text, &[text.len(), chunk]);
+        // And the oracle, for the default level, on valid text.
+        if let Ok(s) = std::str::from_utf8(&text) {
+            for p in PATTERNS {
+                let got = events_at(p, tokstream::scan::Level::best(), &text, text.len()).unwrap();
+                prop_assert_eq!(pieces_of(&got), oracle_pieces(p, s), "{:?} {:?}", p, s);
+            }
+        }
+    }
+}
+
 #[test]
 fn vector_finder_equals_the_exact_matcher_on_the_corpus() {
     for name in CORPUS {
