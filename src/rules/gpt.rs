@@ -966,16 +966,13 @@ impl GptSplitter {
             {
                 let spans = self.spans.get_or_insert_with(Default::default);
                 let stop = self.finder.find(&buf[i..], kind, spans);
-                // ASCII pieces as a run (`PieceRun` holds ASCII pieces only), the others one
-                // by one.
+                // The window's pieces as one run, ASCII or not.
                 let run = PieceRun {
                     text: &buf[i..],
                     abs: abs + i as u64,
                     ends: &spans.ends[..spans.len],
                 };
-                if spans.wide {
-                    run.each(sink)?;
-                } else if !run.is_empty() {
+                if !run.is_empty() {
                     sink.piece_run(&run)?;
                 }
                 retry = i + stop.retry;

@@ -318,7 +318,8 @@ pub trait PieceSink {
 }
 
 /// Consecutive pieces found by the GPT rules' vector piece finder: piece `k` runs from the
-/// end of piece `k - 1` (from 0 for the first) to `ends[k] & END`, all ASCII, at stream offset
+/// end of piece `k - 1` (from 0 for the first) to `ends[k] & END` (any bytes: the finder's
+/// windows of characters run through non-ASCII text; the pieces are valid UTF-8), at stream offset
 /// `abs` + its start; bit [`PieceRun::NEWLINE`] of `ends[k]` is set when the piece contains
 /// `\n` (each `\n` is a line end, reported after its piece). The pieces are
 /// [`PieceKind::Word`] pieces with no normalized text, as the GPT rules report every piece.

@@ -33,8 +33,8 @@
 //! invalid UTF-8, o200k's marks (`\p{M}` is both a prefix character and a letter there), `ſ`
 //! (`(?i:'s)` matches `'ſ`), and in o200k an upper-case letter after a `Lo`/`Lm` letter in an
 //! upper-case phase (see below). The pieces of one call are all from ASCII windows or all
-//! from windows of characters ([`GptSpans::wide`]): the caller reports the former as a
-//! `PieceRun` (ASCII pieces only) and the latter one by one.
+//! from windows of characters ([`GptSpans::wide`]); the caller reports each call's pieces
+//! as one `PieceRun`.
 //!
 //! # The start rules (ASCII; L letters, N digits, W whitespace, O everything else, H = W
 //! without `\r\n`)
