@@ -100,15 +100,15 @@ pub struct GptMasks {
     pub apos: u64,
     /// `/`.
     pub slash: u64,
-    /// Bytes `>= 0x80` (in a window with non-ASCII characters, after [`widen`]: the
+    /// Bytes `>= 0x80` (in a window with non-ASCII characters, after `widen`: the
     /// characters the finder does not take, and everything after the first of them).
     pub high: u64,
     /// o200k: letters in both of its case classes (`\p{Lo}`, `\p{Lm}`); 0 from the
-    /// classifiers (set by [`widen`] only).
+    /// classifiers (set by `widen` only).
     pub both: u64,
 }
 
-/// Byte masks of the non-ASCII bytes of a window, for [`widen`].
+/// Byte masks of the non-ASCII bytes of a window, for `widen`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GptHigh {
     /// Continuation bytes `0x80..=0xBF`.
