@@ -425,7 +425,7 @@ impl Bpe {
         &self,
         piece: &[u8],
         cache: &mut BpeCache,
-        mut f: impl FnMut(u32, u32) -> Result<(), E>,
+        f: impl FnMut(u32, u32) -> Result<(), E>,
     ) -> Result<(), E> {
         let n = piece.len();
         if n > CACHE_SHORT_PIECE || n == 0 {
@@ -437,9 +437,21 @@ impl Bpe {
             }
             return self.encode_uncached(piece, f);
         }
-        let key = Packed::new(piece);
+        self.encode_short_cached(piece, Packed::new(piece), cache, f)
+    }
+
+    /// [`Bpe::encode_each_cached`] for a piece of 1 to [`CACHE_SHORT_PIECE`] bytes, packed
+    /// as `key`: whole-piece lookup, then the cache's main table, then merging.
+    #[inline(always)]
+    fn encode_short_cached<E>(
+        &self,
+        piece: &[u8],
+        key: Packed,
+        cache: &mut BpeCache,
+        mut f: impl FnMut(u32, u32) -> Result<(), E>,
+    ) -> Result<(), E> {
         if let Some(id) = self.whole.get_packed(key) {
-            return f(id, n as u32);
+            return f(id, piece.len() as u32);
         }
         let slot = cache.slot(key);
         if slot.key == key && slot.n != 0 {
@@ -468,30 +480,17 @@ impl Bpe {
         let n = e - s;
         debug_assert!(n > 0);
         let mut at = abs + s as u64;
-        let mut push = |id: u32, len: u32| {
+        let push = |id: u32, len: u32| {
             let start = at;
             at += u64::from(len);
             out.push(Token { id, start, end: at });
             Ok::<(), ()>(())
         };
-        if n > CACHE_SHORT_PIECE {
-            let _ = self.encode_each_cached(&text[s..e], cache, push);
-            return;
-        }
-        let key = Packed::at(text, s, n);
-        if let Some(id) = self.whole.get_packed(key) {
-            let _ = push(id, n as u32);
-            return;
-        }
-        let slot = cache.slot(key);
-        if slot.key == key && slot.n != 0 {
-            let c = *slot;
-            for k in 0..c.n as usize {
-                let _ = push(c.ids[k], u32::from(c.lens[k]));
-            }
-            return;
-        }
-        let _ = self.encode_miss(&text[s..e], key, slot, push);
+        let _ = if n > CACHE_SHORT_PIECE {
+            self.encode_each_cached(&text[s..e], cache, push)
+        } else {
+            self.encode_short_cached(&text[s..e], Packed::at(text, s, n), cache, push)
+        };
     }
 
     /// Encode the pieces of `run` (windows of the GPT finder) through `cache`, appending
