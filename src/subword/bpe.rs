@@ -37,6 +37,7 @@ use crate::pipeline::Token;
 use crate::rules::{GptPattern, PieceRun};
 use crate::subword::Vocab;
 use crate::subword::keymap::{INLINE, KeyMap, Packed};
+use crate::subword::pairs::{NO_MERGE, PairTable};
 
 /// Pieces up to this many bytes are merged by a linear scan; longer ones use the heap.
 const SCAN_MAX: usize = 64;
@@ -51,10 +52,9 @@ pub struct Bpe {
     /// for Hugging Face models the tokens that merging their own bytes gives (all of them with
     /// `ignore_merges`).
     whole: KeyMap,
-    /// `(left, right)` → `rank << 32 | id` of their merge, when they merge. (hashbrown's
-    /// group probing: a hand-written open-addressing table with four-slot buckets took fewer
-    /// instructions but ran 10-35% slower, being twice the size; see docs/performance.md.)
-    pairs: FxHashMap<u64, u64>,
+    /// `(left, right)` → `rank << 32 | id` of their merge, when they merge: one packed `u64`
+    /// per slot, half of hashbrown's footprint (see [`PairTable`]).
+    pairs: PairTable,
     /// Id of each single byte.
     byte_ids: Box<[u32; 256]>,
     /// Every rank is below 2^25, so [`Bpe::merge_lanes`] can pack rank and lane in an i32.
@@ -64,14 +64,6 @@ pub struct Bpe {
     /// is an array read instead of a probe of the megabytes-large pair table.
     byte_pairs: Box<[u64]>,
 }
-
-#[inline(always)]
-fn pair_key(a: u32, b: u32) -> u64 {
-    (u64::from(a) << 32) | u64::from(b)
-}
-
-/// No merge: ranks compare as `u64`, so this is above every `rank << 32 | id`.
-const NO_MERGE: u64 = u64::MAX;
 
 /// The embedded rank files.
 static R50K: &[u8] = include_bytes!("../../models/r50k_base.tiktoken");
@@ -282,7 +274,8 @@ impl Bpe {
                 .get(&[b][..])
                 .ok_or_else(|| format!("byte {b:#04x} is not a token: not a byte-level BPE"))?;
         }
-        let mut pairs = FxHashMap::default();
+        // (left, right, rank, merged id) of every merge.
+        let mut pairs: Vec<(u32, u32, u32, u32)> = Vec::new();
         let hf = merges.is_some();
         let mut ignore_merges = false;
         // Without merges every token is looked up whole: the table is built once, here, and
@@ -297,7 +290,7 @@ impl Bpe {
                 for (bytes, id) in &ranks {
                     for k in 1..bytes.len() {
                         if let (Some(a), Some(b)) = (all.get(&bytes[..k]), all.get(&bytes[k..])) {
-                            pairs.insert(pair_key(a, b), u64::from(*id) << 32 | u64::from(*id));
+                            pairs.push((a, b, *id, *id));
                         }
                     }
                 }
@@ -324,12 +317,14 @@ impl Bpe {
                     joined.extend_from_slice(l);
                     joined.extend_from_slice(r);
                     let id = get(&joined)?;
-                    // A repeated pair keeps its last rank, as Hugging Face's map does.
-                    pairs.insert(pair_key(a, b), (rank as u64) << 32 | u64::from(id));
+                    // A repeated pair keeps its last rank, as Hugging Face's map does
+                    // (`PairTable::new`).
+                    pairs.push((a, b, rank as u32, id));
                 }
             }
         }
-        let lane_keys = pairs.values().all(|&m| m >> 32 < 1 << 25);
+        let pairs = PairTable::new(&pairs);
+        let lane_keys = pairs.max_rank() < 1 << 25;
         let mut bpe = Bpe {
             name: name.to_string(),
             pattern,
@@ -388,7 +383,7 @@ impl Bpe {
     /// `rank << 32 | id` of the merge of `a` and `b`, or [`NO_MERGE`].
     #[inline(always)]
     fn merge(&self, a: u32, b: u32) -> u64 {
-        self.pairs.get(&pair_key(a, b)).copied().unwrap_or(NO_MERGE)
+        self.pairs.get(a, b)
     }
 
     /// Encode one piece, appending `(id, byte length)` of each token to `out`.

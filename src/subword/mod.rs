@@ -2,6 +2,7 @@
 
 pub mod bpe;
 pub mod keymap;
+mod pairs;
 pub mod vocab;
 pub mod wordpiece;
 
