@@ -323,7 +323,7 @@ impl Bpe {
                 }
             }
         }
-        let pairs = PairTable::new(&pairs);
+        let pairs = PairTable::new(&pairs, n);
         let lane_keys = pairs.max_rank() < 1 << 25;
         let mut bpe = Bpe {
             name: name.to_string(),
@@ -661,9 +661,8 @@ impl Bpe {
     /// [`Bpe::merge_scan`] for pieces of at most `N` bytes (16 or 64: the cache misses of
     /// real text, and CJK runs) without moving anything: parts stay in the lane of their first
     /// byte, a bit mask says which lanes still start a part, and each lane's key is
-    /// `rank << 6 | lane`, so the minimum over all lanes (a tree of lane-wise minimums, which
-    /// the compiler vectorizes) is both the lowest rank and, among equal ranks, the leftmost
-    /// pair. No scan with a data-dependent trip count and no `memmove` per merge. Needs ranks
+    /// `rank << 6 | lane`, so the minimum over all lanes (kept per group of eight lanes) is
+    /// both the lowest rank and, among equal ranks, the leftmost pair. No scan with a data-dependent trip count and no `memmove` per merge. Needs ranks
     /// below 2^25 (checked at load: `lane_keys`).
     fn merge_lanes<const N: usize, E>(
         &self,
@@ -671,7 +670,7 @@ impl Bpe {
         mut f: impl FnMut(u32, u32) -> Result<(), E>,
     ) -> Result<(), E> {
         const NONE: i32 = i32::MAX;
-        debug_assert!(N <= 64 && N.is_power_of_two());
+        debug_assert!((8..=64).contains(&N) && N.is_power_of_two());
         let n0 = piece.len();
         debug_assert!((1..=N).contains(&n0));
         let mut toks = [0u32; N];
@@ -698,17 +697,22 @@ impl Bpe {
         }
         // Lanes that start a part.
         let mut alive: u64 = u64::MAX >> (64 - n0);
+        // The lowest key of each group of eight lanes: a merge changes at most three keys, so
+        // only their groups are recomputed, and the best key is the minimum of the N / 8 group
+        // minimums. (On Chinese, 18 % faster than a tree over all 64 lanes per merge, which the
+        // compiler vectorized but which is a long chain of dependent minimums.)
+        let mut groups = [NONE; 8];
+        let min8 = |k: &[i32]| {
+            k[0].min(k[4])
+                .min(k[1].min(k[5]))
+                .min(k[2].min(k[6]).min(k[3].min(k[7])))
+        };
+        for g in 0..N / 8 {
+            groups[g] = min8(&keys[g * 8..g * 8 + 8]);
+        }
         loop {
             count_op();
-            let mut m = keys;
-            let mut w = N / 2;
-            while w > 0 {
-                for i in 0..w {
-                    m[i] = m[i].min(m[i + w]);
-                }
-                w /= 2;
-            }
-            let best = m[0];
+            let best = min8(&groups);
             if best == NONE {
                 break;
             }
@@ -727,9 +731,16 @@ impl Bpe {
                 (NONE, 0)
             };
             let below = alive & ((1 << at) - 1);
-            if below != 0 {
+            let p = if below != 0 {
                 let p = 63 - below.leading_zeros() as usize;
                 (keys[p], merged[p]) = key(p, toks[p], toks[at]);
+                p
+            } else {
+                at
+            };
+            for lane in [j, at, p] {
+                let g = lane / 8;
+                groups[g] = min8(&keys[g * 8..g * 8 + 8]);
             }
         }
         while alive != 0 {

@@ -78,12 +78,14 @@ fn filter_bits(h: u64) -> u64 {
 }
 
 impl PairTable {
-    /// A table of `merges` (`(left, right, rank, merged id)`); a repeated pair keeps its last
-    /// entry, as Hugging Face's map does.
-    pub(crate) fn new(merges: &[(u32, u32, u32, u32)]) -> PairTable {
-        let fits = merges.iter().all(|&(a, b, rank, _)| {
-            u64::from(a.max(b)) < (1 << ID_BITS) - 1 && u64::from(rank) < RANK_LIMIT
-        });
+    /// A table of `merges` (`(left, right, rank, merged id)`) of a vocabulary of `tokens`
+    /// ids (every id [`PairTable::get`] will be asked about is below it); a repeated pair
+    /// keeps its last entry, as Hugging Face's map does.
+    pub(crate) fn new(merges: &[(u32, u32, u32, u32)], tokens: usize) -> PairTable {
+        let fits = tokens < (1 << ID_BITS) - 1
+            && merges.iter().all(|&(a, b, rank, _)| {
+                (a.max(b) as usize) < tokens && u64::from(rank) < RANK_LIMIT
+            });
         if !fits {
             let mut map = FxHashMap::default();
             map.reserve(merges.len());
@@ -145,9 +147,7 @@ impl PairTable {
                 filter,
                 filter_shift,
             } => {
-                if (a | b) >= (1 << ID_BITS) - 1 {
-                    return NO_MERGE;
-                }
+                debug_assert!((a | b) < (1 << ID_BITS) - 1, "ids below `tokens`");
                 let key = pair_key(a, b);
                 let h = filter_hash(key);
                 let bits = filter_bits(h);
@@ -222,7 +222,7 @@ mod tests {
                 let rank = merges.len() as u32;
                 merges.push((a, b, rank, if identity { rank } else { 7 }));
             }
-            let table = PairTable::new(&merges);
+            let table = PairTable::new(&merges, 1 << 19);
             assert!(matches!(table, PairTable::Packed { .. }));
             let mut map = FxHashMap::default();
             for &(a, b, rank, id) in &merges {
@@ -237,8 +237,7 @@ mod tests {
             for (&(a, b), &want) in &map {
                 assert_eq!(table.get(a, b), want);
             }
-            assert_eq!(table.get((1 << 20) - 1, 0), NO_MERGE);
-            assert_eq!(table.get(u32::MAX, u32::MAX), NO_MERGE);
+            assert_eq!(table.get((1 << 19) - 1, 0), NO_MERGE);
         }
     }
 
@@ -246,12 +245,20 @@ mod tests {
     #[test]
     fn large_ids_use_the_map() {
         let merges = [(1u32 << 20, 5, 0, 7), (3, 4, 1, 1 << 25)];
-        let table = PairTable::new(&merges);
+        let table = PairTable::new(&merges, (1 << 25) + 1);
         assert!(matches!(table, PairTable::Map(_)));
         assert_eq!(table.get(1 << 20, 5), 7);
         assert_eq!(table.get(3, 4), 1 << 32 | 1 << 25);
         assert_eq!(table.get(4, 3), NO_MERGE);
         let ranks = [(1u32, 2, 1u32 << 24, 9)];
-        assert!(matches!(PairTable::new(&ranks), PairTable::Map(_)));
+        assert!(matches!(PairTable::new(&ranks, 10), PairTable::Map(_)));
+        assert!(matches!(
+            PairTable::new(&[(1, 2, 3, 3)], 1 << 20),
+            PairTable::Map(_)
+        ));
+        assert!(matches!(
+            PairTable::new(&[(1, 2, 3, 3)], 10),
+            PairTable::Packed { .. }
+        ));
     }
 }
