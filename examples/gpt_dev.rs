@@ -55,6 +55,11 @@ impl TokenSink for CountTokens {
         }
         Ok(())
     }
+
+    /// As `--format u32`: line ends write nothing.
+    fn needs_line_ends(&self) -> bool {
+        false
+    }
 }
 
 /// The measured part: (pieces or tokens, a checksum).

@@ -116,6 +116,12 @@ impl<W: Write> TokenWriter<W> {
         Ok(())
     }
 
+    /// False for the binary formats and `none`, where [`TokenWriter::line_end`] writes
+    /// nothing.
+    pub fn needs_line_ends(&self) -> bool {
+        matches!(self.format, Format::Text | Format::Jsonl)
+    }
+
     /// The end of an input line.
     pub fn line_end(&mut self) -> crate::Result<()> {
         match self.format {

@@ -177,6 +177,11 @@ impl<S: TokenSink> TokenSink for Tracked<'_, S> {
         self.track.on_line_end();
         self.inner.line_end()
     }
+    /// The line state only decides the heads the ordered side writes between chunks, and
+    /// formats without line ends have none.
+    fn needs_line_ends(&self) -> bool {
+        self.inner.needs_line_ends()
+    }
     #[inline]
     fn tokens(&mut self, ts: &[Token]) -> crate::Result<()> {
         if !ts.is_empty() {

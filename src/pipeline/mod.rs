@@ -116,6 +116,11 @@ pub trait TokenSink {
     fn line_end(&mut self) -> crate::Result<()> {
         Ok(())
     }
+    /// False when [`TokenSink::line_end`] does nothing (binary id formats): encoders may then
+    /// skip looking for the line ends inside their pieces.
+    fn needs_line_ends(&self) -> bool {
+        true
+    }
     /// A run of tokens with no line end between them: the same as [`TokenSink::token`] on
     /// each. Encoders hand over their tokens in runs so that a sink pays its per-call costs
     /// (format dispatch, line-state bookkeeping) once per run rather than once per token.
@@ -144,6 +149,9 @@ impl<W: Write> TokenSink for TokenWriter<W> {
     }
     fn line_end(&mut self) -> crate::Result<()> {
         TokenWriter::line_end(self)
+    }
+    fn needs_line_ends(&self) -> bool {
+        TokenWriter::needs_line_ends(self)
     }
     fn tokens(&mut self, ts: &[Token]) -> crate::Result<()> {
         TokenWriter::tokens(self, ts)
@@ -250,6 +258,9 @@ impl<T: TokenSink + ?Sized> TokenSink for &mut T {
     }
     fn line_end(&mut self) -> crate::Result<()> {
         (**self).line_end()
+    }
+    fn needs_line_ends(&self) -> bool {
+        (**self).needs_line_ends()
     }
     fn tokens(&mut self, ts: &[Token]) -> crate::Result<()> {
         (**self).tokens(ts)

@@ -156,13 +156,21 @@ impl Model {
         let tokens = &mut scratch.run;
         tokens.clear();
         stats.pieces += run.len() as u64;
-        stats.tokens += b.encode_run(run, &mut scratch.pieces, tokens, |tokens| {
-            if !tokens.is_empty() {
+        stats.tokens += if out.needs_line_ends() {
+            b.encode_run::<true, _>(run, &mut scratch.pieces, tokens, |tokens, _| {
+                if !tokens.is_empty() {
+                    out.tokens(tokens)?;
+                    tokens.clear();
+                }
+                out.line_end()
+            })?
+        } else {
+            b.encode_run::<false, _>(run, &mut scratch.pieces, tokens, |tokens, _| {
                 out.tokens(tokens)?;
                 tokens.clear();
-            }
-            out.line_end()
-        })?;
+                Ok::<(), crate::Error>(())
+            })?
+        };
         if !tokens.is_empty() {
             out.tokens(tokens)?;
         }

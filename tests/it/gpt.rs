@@ -409,6 +409,45 @@ fn bpe_ids_and_offsets_match_tiktoken_goldens() {
     assert!(total > 2_000_000, "{total} tokens compared");
 }
 
+/// A token sink like `--format u32`: line ends do not matter to it, so the encoder skips
+/// them and hands tokens over in runs of its own length.
+struct NoLineEnds(Vec<Token>);
+
+impl pipeline::TokenSink for NoLineEnds {
+    fn token(&mut self, t: Token) -> tokstream::Result<()> {
+        self.0.push(t);
+        Ok(())
+    }
+    fn needs_line_ends(&self) -> bool {
+        false
+    }
+}
+
+#[test]
+fn a_sink_without_line_ends_gets_the_same_tokens() {
+    for (model, _) in MODELS {
+        for name in CORPUS {
+            let input = text(name);
+            let want = golden_bpe_tokens(model, name);
+            for size in [DEFAULT_CHUNK_SIZE, 4096, 333, 7] {
+                let mut out = NoLineEnds(Vec::new());
+                let opts = StreamOptions {
+                    chunk_size: size,
+                    ..Default::default()
+                };
+                pipeline::encode_stream(&input[..], bpe_model(model), &opts, &mut out).unwrap();
+                assert_same(
+                    &format!("{name}: {model} without line ends, chunk {size}"),
+                    &input,
+                    &want,
+                    &out.0,
+                    |t| t.start,
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn gpt_output_is_identical_for_every_chunk_size() {
     // Every size from 1 to 67 on the hand-written cases and a 40 KB slice of each real text
