@@ -6,8 +6,9 @@
 //!   equal the one-shot run (the whole input as one chunk);
 //! * `split` on the parallel pipeline (`Pipeline::write_split`): the same bytes;
 //! * `encode` (sequential `encode_stream`): tokens, line ends and stats equal `encode_bytes`;
-//! * `encode` on the parallel pipeline (`Pipeline::encode`, `Pipeline::write_encoded` jsonl):
-//!   the same tokens and bytes.
+//! * `encode` on the parallel pipeline (`Pipeline::encode`, `Pipeline::write_encoded` jsonl
+//!   and u32, the latter through the encoders' path for sinks without line ends): the same
+//!   tokens and bytes.
 //!
 //! Input: 3 header bytes (chunk size: u16, workers: u8), then the text.
 #![no_main]
@@ -197,6 +198,18 @@ fuzz_target!(|data: &[u8]| {
             text,
             &want_j,
             &par_j,
+        );
+
+        // u32 output takes the encoders' path without line ends (`needs_line_ends`).
+        let want_u32: Vec<u8> = want_plain.iter().flat_map(|t| t.id.to_le_bytes()).collect();
+        let mut par_u32 = Vec::new();
+        pipe.write_encoded(model, text, Format::U32, &mut par_u32, &mut ())
+            .unwrap();
+        assert!(
+            par_u32 == want_u32,
+            "parallel encode u32 {rules} {label}: {} bytes, want {}",
+            par_u32.len(),
+            want_u32.len()
         );
     }
 });
