@@ -467,6 +467,24 @@ impl LengthFilter {
     }
 }
 
+/// `PREFIX_MASKS[n]`: the low `n` bytes of a 16-byte key as two little-endian words.
+const PREFIX_MASKS: [[u64; 2]; INLINE + 1] = {
+    let mut m = [[0u64; 2]; INLINE + 1];
+    let mut n = 1;
+    while n <= INLINE {
+        m[n][0] = if n >= 8 { u64::MAX } else { (1 << (8 * n)) - 1 };
+        m[n][1] = if n >= 16 {
+            u64::MAX
+        } else if n > 8 {
+            (1 << (8 * (n - 8))) - 1
+        } else {
+            0
+        };
+        n += 1;
+    }
+    m
+};
+
 impl WordPiece {
     /// [`WordPiece::encode_word`] for an ASCII word of 1 to [`INLINE`] bytes given as its
     /// packed key: the same tokens, with every candidate cut from the key in registers and
@@ -485,28 +503,27 @@ impl WordPiece {
                 (&self.continuation, &self.continuation_lens)
             };
             let rest = w >> (8 * start);
+            let (rest_lo, rest_hi) = (rest as u64, (rest >> 64) as u64);
             // Lengths 1..=n - start.
             let mut lens = filter.lengths(rest as u8, (rest >> 8) as u8, (rest >> 16) as u8)
                 & ((2 << (n - start)) - 2);
             // The candidates' probes depend on nothing but the word: start them all (each is
             // likely a cache miss) before resolving the first.
-            // (Each candidate is its length and home slot: its key is cut again from `rest`.)
-            let cut = |len: usize| {
-                let cand = rest & (u128::MAX >> (128 - 8 * len));
-                Packed::from_parts(cand as u64, (cand >> 64) as u64, len)
-            };
-            let mut cands = [(0u32, 0u32); INLINE];
+            // (Each candidate is its key, cut from `rest` with a mask from a table, and its
+            // home slot.)
+            let mut cands = [(Packed::new(&[]), 0usize); INLINE];
             let mut m = 0;
             while lens != 0 {
                 let len = 31 - lens.leading_zeros() as usize;
                 lens &= !(1 << len);
-                cands[m] = (len as u32, map.start(cut(len)) as u32);
+                let [mask_lo, mask_hi] = PREFIX_MASKS[len];
+                let cand = Packed::from_parts(rest_lo & mask_lo, rest_hi & mask_hi, len);
+                cands[m] = (cand, map.start(cand));
                 m += 1;
             }
-            let found = cands[..m].iter().find_map(|&(len, home)| {
-                let len = len as usize;
-                Some((map.get_from(cut(len), home as usize)?, len))
-            });
+            let found = cands[..m]
+                .iter()
+                .find_map(|&(cand, home)| Some((map.get_from(cand, home)?, cand.len())));
             let Some((id, len)) = found else {
                 out.truncate(mark);
                 out.push(SubToken {
@@ -728,6 +745,16 @@ const CJK_LAST: u32 = 0x9FFF;
 /// enough to stay in registers and L1); the tokens of a group go to the sink as one run.
 const PROBE_GROUP: usize = 32;
 
+/// Room of pass 2's local token buffer: every piece of a group that does not go to
+/// [`WordPiece::encode_batch_piece`] writes at most [`CACHE_TOKENS`] tokens there.
+const GROUP_TOKENS: usize = PROBE_GROUP * CACHE_TOKENS;
+
+/// Pass 2 of [`WordPiece::encode_ascii_batch`] writes the tokens of a group to this buffer on
+/// the stack, with a count kept in a register, so that a one-token piece costs three stores
+/// and no `Vec` length or capacity reload; they move to the run before anything that appends
+/// to the run itself and at the end of the group.
+type GroupTokens = [Token; GROUP_TOKENS];
+
 /// Hand `run` to `out` (one call per run: see [`TokenSink::tokens`]) and count it.
 #[inline(always)]
 fn flush<T: TokenSink + ?Sized>(
@@ -777,6 +804,11 @@ impl WordPiece {
         let lowered = std::mem::take(lowered);
         let text = &lowered[..];
         let mut buf = Vec::new();
+        let mut toks: GroupTokens = [Token {
+            id: 0,
+            start: 0,
+            end: 0,
+        }; GROUP_TOKENS];
         let mut keys = [Packed::new(&[]); PROBE_GROUP];
         let mut homes = [0usize; PROBE_GROUP];
         run.clear();
@@ -803,9 +835,13 @@ impl WordPiece {
             // piece that may be an ideograph get the loop that has it.
             let group = (g0, &keys[..g1 - g0], &homes[..g1 - g0]);
             let res = if lead_or >= 0xE4 {
-                self.resolve_group_cjk(batch, group, cache, subs, &mut buf, run, out, stats)
+                self.resolve_group_cjk(
+                    batch, group, cache, subs, &mut buf, &mut toks, run, out, stats,
+                )
             } else {
-                self.resolve_group::<false, T>(batch, group, cache, subs, &mut buf, run, out, stats)
+                self.resolve_group::<false, T>(
+                    batch, group, cache, subs, &mut buf, &mut toks, run, out, stats,
+                )
             };
             if let Err(e) = res.and_then(|()| flush(run, out, stats)) {
                 cache.lowered = lowered;
@@ -829,17 +865,20 @@ impl WordPiece {
         cache: &mut WordCache,
         subs: &mut Vec<SubToken>,
         buf: &mut Vec<u8>,
+        toks: &mut GroupTokens,
         run: &mut Vec<Token>,
         out: &mut T,
         stats: &mut Stats,
     ) -> crate::Result<()> {
-        self.resolve_group::<true, T>(batch, group, cache, subs, buf, run, out, stats)
+        self.resolve_group::<true, T>(batch, group, cache, subs, buf, toks, run, out, stats)
     }
 
     /// Pass 2 of [`Self::encode_ascii_batch`] for the group of pieces from `group.0` with
     /// their keys and home slots; `CJK`: some piece may be a CJK ideograph.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
+    // (`emit!` and `drain!` reset the count, whether or not it is used again.)
+    #[allow(unused_assignments)]
     fn resolve_group<const CJK: bool, T: TokenSink + ?Sized>(
         &self,
         batch: &AsciiBatch<'_>,
@@ -847,11 +886,42 @@ impl WordPiece {
         cache: &mut WordCache,
         subs: &mut Vec<SubToken>,
         buf: &mut Vec<u8>,
+        toks: &mut GroupTokens,
         run: &mut Vec<Token>,
         out: &mut T,
         stats: &mut Stats,
     ) -> crate::Result<()> {
         let (g0, keys, homes) = group;
+        // `toks[..nt]`: the tokens not yet in `run`.
+        let mut nt = 0;
+        macro_rules! push {
+            ($t:expr) => {{
+                toks[nt] = $t;
+                nt += 1;
+            }};
+        }
+        macro_rules! drain {
+            () => {{
+                run.extend_from_slice(&toks[..nt]);
+                nt = 0;
+            }};
+        }
+        // Hand everything so far to the sink: `toks` directly when the run is empty (the
+        // common case: no copy).
+        macro_rules! emit {
+            () => {{
+                if run.is_empty() {
+                    if nt > 0 {
+                        stats.tokens += nt as u64;
+                        out.tokens(&toks[..nt])?;
+                    }
+                } else {
+                    drain!();
+                    flush(run, out, stats)?;
+                }
+                nt = 0;
+            }};
+        }
         let text = batch.text;
         let g1 = g0 + keys.len();
         let spans = batch.starts[g0..g1].iter().zip(&batch.ends[g0..g1]);
@@ -859,7 +929,7 @@ impl WordPiece {
             let (s, e) = (s as usize, e as usize);
             // (The key's first byte is the piece's.)
             if key.words().0 as u8 == b'\n' {
-                flush(run, out, stats)?;
+                emit!();
                 out.line_end()?;
                 continue;
             }
@@ -874,13 +944,13 @@ impl WordPiece {
                     let unk = id == CJK_UNK;
                     stats.unk += u64::from(unk);
                     let id = if unk { self.unk_id } else { id };
-                    run.push(Token { id, start, end });
+                    push!(Token { id, start, end });
                     continue;
                 }
             }
             // (Words longer than `limit` have an unmatchable key: see pass 1.)
             if let Some(id) = self.initial.get_from(key, home) {
-                run.push(Token { id, start, end });
+                push!(Token { id, start, end });
                 continue;
             }
             let has_key = key.len() <= INLINE;
@@ -889,7 +959,7 @@ impl WordPiece {
                 // word is [UNK] (most often an ideograph missing from the vocabulary).
                 if e - s == sequence_len(text[s]) {
                     stats.unk += 1;
-                    run.push(Token {
+                    push!(Token {
                         id: self.unk_id,
                         start,
                         end,
@@ -904,7 +974,7 @@ impl WordPiece {
                     let mut from = start;
                     for (&e, &id) in hit.ends.iter().zip(&hit.ids).take(hit.n as usize) {
                         let to = start + u64::from(e);
-                        run.push(Token {
+                        push!(Token {
                             id,
                             start: from,
                             end: to,
@@ -913,7 +983,7 @@ impl WordPiece {
                     }
                 } else {
                     stats.unk += 1;
-                    run.push(Token {
+                    push!(Token {
                         id: self.unk_id,
                         start,
                         end,
@@ -922,8 +992,10 @@ impl WordPiece {
                 continue;
             }
             let key = has_key.then_some(key);
+            drain!();
             self.encode_batch_piece(batch, k, key, cache, subs, buf, run, stats);
         }
+        emit!();
         Ok(())
     }
 
