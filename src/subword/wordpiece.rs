@@ -18,7 +18,7 @@ use crate::rules::{ASCII_BUF, AsciiBatch};
 use crate::scan::utf8::sequence_len;
 use crate::stats::Stats;
 use crate::subword::Vocab;
-use crate::subword::keymap::{INLINE, KeyMap, Packed};
+use crate::subword::keymap::{INLINE, KeyMap, Packed, SlotRef};
 
 /// Settings of a WordPiece model.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -467,6 +467,18 @@ impl LengthFilter {
     }
 }
 
+/// `KEY_MASKS[n]`: [`PREFIX_MASKS`], with all 16 bytes for `n = INLINE + 1` (a long word's
+/// unmatchable key).
+const KEY_MASKS: [[u64; 2]; INLINE + 2] = {
+    let mut m = [[u64::MAX; 2]; INLINE + 2];
+    let mut n = 0;
+    while n <= INLINE {
+        m[n] = PREFIX_MASKS[n];
+        n += 1;
+    }
+    m
+};
+
 /// `PREFIX_MASKS[n]`: the low `n` bytes of a 16-byte key as two little-endian words.
 const PREFIX_MASKS: [[u64; 2]; INLINE + 1] = {
     let mut m = [[0u64; 2]; INLINE + 1];
@@ -568,6 +580,9 @@ pub struct WordCache {
     entries: Box<[CacheEntry]>,
     /// The batch encoder's lowercased copy of a batch's text.
     lowered: Vec<u8>,
+    /// The batch encoder's token buffer (see [`GroupTokens`]): [`GROUP_TOKENS`] entries once
+    /// used.
+    toks: Vec<Token>,
 }
 
 impl WordCache {
@@ -584,6 +599,7 @@ impl Default for WordCache {
         WordCache {
             entries: vec![CacheEntry::default(); CACHE_ENTRIES].into_boxed_slice(),
             lowered: Vec::new(),
+            toks: Vec::new(),
         }
     }
 }
@@ -745,14 +761,15 @@ const CJK_LAST: u32 = 0x9FFF;
 /// enough to stay in registers and L1); the tokens of a group go to the sink as one run.
 const PROBE_GROUP: usize = 32;
 
-/// Room of pass 2's local token buffer: every piece of a group that does not go to
-/// [`WordPiece::encode_batch_piece`] writes at most [`CACHE_TOKENS`] tokens there.
+/// Room of pass 2's token buffer: every piece of a group writes at most [`CACHE_TOKENS`]
+/// tokens there (a word of more tokens goes to the run itself).
 const GROUP_TOKENS: usize = PROBE_GROUP * CACHE_TOKENS;
 
-/// Pass 2 of [`WordPiece::encode_ascii_batch`] writes the tokens of a group to this buffer on
-/// the stack, with a count kept in a register, so that a one-token piece costs three stores
-/// and no `Vec` length or capacity reload; they move to the run before anything that appends
-/// to the run itself and at the end of the group.
+/// Pass 2 of [`WordPiece::encode_ascii_batch`] writes the tokens of a group to this buffer
+/// (kept in the [`WordCache`]) with a count kept in a register, so that a one-token piece
+/// costs three stores and no `Vec` length or capacity reload. The buffer goes to the sink
+/// directly at a line end and at the end of the group, or to the run first if the run
+/// already holds tokens (of a word with more than [`CACHE_TOKENS`]).
 type GroupTokens = [Token; GROUP_TOKENS];
 
 /// Hand `run` to `out` (one call per run: see [`TokenSink::tokens`]) and count it.
@@ -804,54 +821,94 @@ impl WordPiece {
         let lowered = std::mem::take(lowered);
         let text = &lowered[..];
         let mut buf = Vec::new();
-        let mut toks: GroupTokens = [Token {
-            id: 0,
-            start: 0,
-            end: 0,
-        }; GROUP_TOKENS];
+        let mut toks_buf = std::mem::take(&mut cache.toks);
+        if toks_buf.len() != GROUP_TOKENS {
+            toks_buf = vec![
+                Token {
+                    id: 0,
+                    start: 0,
+                    end: 0,
+                };
+                GROUP_TOKENS
+            ];
+        }
+        let toks: &mut GroupTokens = (&mut toks_buf[..]).try_into().unwrap();
         let mut keys = [Packed::new(&[]); PROBE_GROUP];
-        let mut homes = [0usize; PROBE_GROUP];
+        let mut homes = [(0usize, SlotRef::empty()); PROBE_GROUP];
         run.clear();
         let limit = INLINE.min(self.cfg.max_input_chars_per_word);
         let mut g0 = 0;
         while g0 < n {
             let g1 = (g0 + PROBE_GROUP).min(n);
-            let mut lead_or = 0;
-            let spans = batch.starts[g0..g1].iter().zip(&batch.ends[g0..g1]);
-            for ((&s, &e), (key_out, home_out)) in spans.zip(keys.iter_mut().zip(&mut homes)) {
-                let (s, len) = (s as usize, (e - s) as usize);
-                // Every entry gets a key (line ends and long words too, never looked up):
-                // no branch here.
-                // A word of at most `limit` bytes has at most `limit` characters: its whole
-                // key is the greedy algorithm's first candidate. Longer words (and line
-                // ends: never looked up) get a key that matches nothing.
-                let key = Packed::at(text, s, len.min(INLINE)).unmatchable_if(len > limit);
-                // The first byte (lowercasing leaves bytes >= 0x80 alone).
-                lead_or |= key.words().0 as u8;
-                *key_out = key;
-                *home_out = self.initial.start(key);
-            }
+            let (starts, ends) = (&batch.starts[g0..g1], &batch.ends[g0..g1]);
+            let lead_or = if limit == INLINE {
+                self.pack_group::<true>(text, starts, ends, limit, &mut keys, &mut homes)
+            } else {
+                self.pack_group::<false>(text, starts, ends, limit, &mut keys, &mut homes)
+            };
             // The CJK table lookup costs English text a few percent: only groups with a
             // piece that may be an ideograph get the loop that has it.
             let group = (g0, &keys[..g1 - g0], &homes[..g1 - g0]);
             let res = if lead_or >= 0xE4 {
-                self.resolve_group_cjk(
-                    batch, group, cache, subs, &mut buf, &mut toks, run, out, stats,
-                )
+                self.resolve_group_cjk(batch, group, cache, subs, &mut buf, toks, run, out, stats)
             } else {
                 self.resolve_group::<false, T>(
-                    batch, group, cache, subs, &mut buf, &mut toks, run, out, stats,
+                    batch, group, cache, subs, &mut buf, toks, run, out, stats,
                 )
             };
             if let Err(e) = res.and_then(|()| flush(run, out, stats)) {
                 cache.lowered = lowered;
+                cache.toks = toks_buf;
                 return Err(e);
             }
             g0 = g1;
         }
         cache.lowered = lowered;
+        cache.toks = toks_buf;
         stats.pieces += (n - batch.line_ends) as u64;
         Ok(())
+    }
+
+    /// Pass 1 of [`Self::encode_ascii_batch`] for the pieces `starts`/`ends` of the lowered
+    /// text `text`: their keys and prefetched home slots; returns the OR of their first
+    /// bytes. `FULL`: `limit` is [`INLINE`], so that one table entry gives both the mask
+    /// and the unmatchable length of a long word.
+    #[inline(always)]
+    fn pack_group<'a, const FULL: bool>(
+        &'a self,
+        text: &[u8],
+        starts: &[u32],
+        ends: &[u32],
+        limit: usize,
+        keys: &mut [Packed; PROBE_GROUP],
+        homes: &mut [(usize, SlotRef<'a>); PROBE_GROUP],
+    ) -> u8 {
+        let mut lead_or = 0;
+        let spans = starts.iter().zip(ends);
+        for ((&s, &e), (key_out, home_out)) in spans.zip(keys.iter_mut().zip(homes)) {
+            let (s, len) = (s as usize, (e - s) as usize);
+            // Every entry gets a key (line ends and long words too, never looked up):
+            // no branch here.
+            // A word of at most `limit` bytes has at most `limit` characters: its whole
+            // key is the greedy algorithm's first candidate. Longer words (and line
+            // ends: never looked up) get a key that matches nothing.
+            let key = if FULL {
+                // (The text has 16 bytes of padding after the last piece.)
+                let w = &text[s..s + INLINE];
+                let n = len.min(INLINE + 1);
+                let [m_lo, m_hi] = KEY_MASKS[n];
+                let lo = u64::from_le_bytes(w[..8].try_into().unwrap()) & m_lo;
+                let hi = u64::from_le_bytes(w[8..].try_into().unwrap()) & m_hi;
+                Packed::from_parts_or_unmatchable(lo, hi, n)
+            } else {
+                Packed::at(text, s, len.min(INLINE)).unmatchable_if(len > limit)
+            };
+            // The first byte (lowercasing leaves bytes >= 0x80 alone).
+            lead_or |= key.words().0 as u8;
+            *key_out = key;
+            *home_out = self.initial.start_ref(key);
+        }
+        lead_or
     }
 
     /// [`Self::resolve_group`] with the CJK table, out of line so that the ASCII loop stays
@@ -861,7 +918,7 @@ impl WordPiece {
     fn resolve_group_cjk<T: TokenSink + ?Sized>(
         &self,
         batch: &AsciiBatch<'_>,
-        group: (usize, &[Packed], &[usize]),
+        group: (usize, &[Packed], &[(usize, SlotRef<'_>)]),
         cache: &mut WordCache,
         subs: &mut Vec<SubToken>,
         buf: &mut Vec<u8>,
@@ -882,7 +939,7 @@ impl WordPiece {
     fn resolve_group<const CJK: bool, T: TokenSink + ?Sized>(
         &self,
         batch: &AsciiBatch<'_>,
-        group: (usize, &[Packed], &[usize]),
+        group: (usize, &[Packed], &[(usize, SlotRef<'_>)]),
         cache: &mut WordCache,
         subs: &mut Vec<SubToken>,
         buf: &mut Vec<u8>,
@@ -925,7 +982,8 @@ impl WordPiece {
         let text = batch.text;
         let g1 = g0 + keys.len();
         let spans = batch.starts[g0..g1].iter().zip(&batch.ends[g0..g1]);
-        for (((&s, &e), (&key, &home)), k) in spans.zip(keys.iter().zip(homes)).zip(g0..) {
+        for (i, ((&s, &e), (&key, &(home, slot)))) in spans.zip(keys.iter().zip(homes)).enumerate()
+        {
             let (s, e) = (s as usize, e as usize);
             // (The key's first byte is the piece's.)
             if key.words().0 as u8 == b'\n' {
@@ -949,6 +1007,12 @@ impl WordPiece {
                 }
             }
             // (Words longer than `limit` have an unmatchable key: see pass 1.)
+            // Most pieces are a token of at most 8 bytes in its home slot: checked first,
+            // with no index arithmetic (a longer key's `slot` is empty).
+            if let Some(id) = slot.id_of(key) {
+                push!(Token { id, start, end });
+                continue;
+            }
             if let Some(id) = self.initial.get_from(key, home) {
                 push!(Token { id, start, end });
                 continue;
@@ -992,15 +1056,35 @@ impl WordPiece {
                 continue;
             }
             let key = has_key.then_some(key);
-            drain!();
-            self.encode_batch_piece(batch, k, key, cache, subs, buf, run, stats);
+            if !self.encode_batch_piece(batch, g0 + i, key, cache, subs, buf, stats) {
+                push!(Token {
+                    id: self.unk_id,
+                    start,
+                    end,
+                });
+                continue;
+            }
+            let tok = |t: &SubToken| Token {
+                id: t.id,
+                start: start + t.start as u64,
+                end: start + t.end as u64,
+            };
+            if subs.len() <= CACHE_TOKENS {
+                for t in subs.iter() {
+                    push!(tok(t));
+                }
+            } else {
+                drain!();
+                run.extend(subs.iter().map(tok));
+            }
         }
         emit!();
         Ok(())
     }
 
     /// Piece `k` of a batch that is not one whole-word token nor in the word cache: its
-    /// tokens appended to `run`. `key`: the packed word, if it fits one.
+    /// tokens in `subs` (offsets from the piece's start), or false for `[UNK]` (counted).
+    /// `key`: the packed word, if it fits one.
     #[inline(never)]
     #[allow(clippy::too_many_arguments)]
     fn encode_batch_piece(
@@ -1011,16 +1095,8 @@ impl WordPiece {
         cache: &mut WordCache,
         subs: &mut Vec<SubToken>,
         buf: &mut Vec<u8>,
-        run: &mut Vec<Token>,
         stats: &mut Stats,
-    ) {
-        let start = batch.abs + batch.starts[k] as u64;
-        let end = batch.abs + batch.ends[k] as u64;
-        let unk = Token {
-            id: self.unk_id,
-            start,
-            end,
-        };
+    ) -> bool {
         subs.clear();
         let ok = match key {
             Some(key) => {
@@ -1033,8 +1109,7 @@ impl WordPiece {
                 let chars = batch.chars(k);
                 if chars > self.cfg.max_input_chars_per_word {
                     stats.unk += 1;
-                    run.push(unk);
-                    return;
+                    return false;
                 }
                 if buf.capacity() == 0 {
                     buf.reserve(ASCII_BUF);
@@ -1042,16 +1117,8 @@ impl WordPiece {
                 self.encode_word(batch.piece(k, buf).normalized, chars, subs)
             }
         };
-        if !ok {
-            stats.unk += 1;
-            run.push(unk);
-            return;
-        }
-        run.extend(subs.iter().map(|t| Token {
-            id: t.id,
-            start: start + t.start as u64,
-            end: start + t.end as u64,
-        }));
+        stats.unk += u64::from(!ok);
+        ok
     }
 }
 
