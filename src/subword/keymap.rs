@@ -32,6 +32,32 @@ struct ShortSlot {
     id: u32,
 }
 
+/// An empty slot (length field 0: no key matches it).
+const EMPTY_SLOT: ShortSlot = ShortSlot {
+    lo: 0,
+    len: 0,
+    id: 0,
+};
+
+/// The home slot of a key (from [`KeyMap::start_ref`]).
+#[derive(Clone, Copy, Debug)]
+pub struct SlotRef<'a>(&'a ShortSlot);
+
+impl SlotRef<'_> {
+    /// An empty slot: holds no key.
+    #[inline(always)]
+    pub fn empty() -> SlotRef<'static> {
+        SlotRef(&EMPTY_SLOT)
+    }
+
+    /// The id, if this slot holds `p` (it may still be further along the probe sequence, or
+    /// in the table of longer keys: [`KeyMap::get_from`] decides those).
+    #[inline(always)]
+    pub fn id_of(self, p: Packed) -> Option<u32> {
+        (self.0.lo == p.lo && self.0.len == p.len + 1).then_some(self.0.id)
+    }
+}
+
 /// Open addressing over `Vec<T>` with a multiply-shift hash.
 #[derive(Clone, Debug)]
 struct Table<T> {
@@ -144,6 +170,19 @@ impl Packed {
     #[inline(always)]
     pub fn from_parts(lo: u64, hi: u64, len: usize) -> Packed {
         debug_assert!(len <= INLINE);
+        Packed {
+            lo,
+            hi,
+            len: len as u32,
+        }
+    }
+
+    /// [`Packed::from_parts`] for a `len` of up to `INLINE + 1`, where `INLINE + 1` gives a
+    /// key that no map holds, as [`Packed::unmatchable_if`] does (`lo` and `hi` are then any
+    /// bytes).
+    #[inline(always)]
+    pub fn from_parts_or_unmatchable(lo: u64, hi: u64, len: usize) -> Packed {
+        debug_assert!(len <= INLINE + 1);
         Packed {
             lo,
             hi,
@@ -341,6 +380,22 @@ impl KeyMap {
             let i = self.mid.home(&p);
             crate::scan::prefetch(&self.mid.slots[i]);
             i
+        }
+    }
+
+    /// [`KeyMap::start`], plus the home slot itself if `p` has at most 8 bytes (else an empty
+    /// slot): [`SlotRef::id_of`] then checks it with no index arithmetic or bounds check.
+    #[inline(always)]
+    pub fn start_ref(&self, p: Packed) -> (usize, SlotRef<'_>) {
+        if p.len <= 8 {
+            let i = (p.hash_short() >> self.short.shift) as usize;
+            let slot = &self.short.slots[i];
+            crate::scan::prefetch(slot);
+            (i, SlotRef(slot))
+        } else {
+            let i = self.mid.home(&p);
+            crate::scan::prefetch(&self.mid.slots[i]);
+            (i, SlotRef(&EMPTY_SLOT))
         }
     }
 

@@ -18,7 +18,7 @@ use crate::rules::{ASCII_BUF, AsciiBatch};
 use crate::scan::utf8::sequence_len;
 use crate::stats::Stats;
 use crate::subword::Vocab;
-use crate::subword::keymap::{INLINE, KeyMap, Packed};
+use crate::subword::keymap::{INLINE, KeyMap, Packed, SlotRef};
 
 /// Settings of a WordPiece model.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -467,6 +467,36 @@ impl LengthFilter {
     }
 }
 
+/// `KEY_MASKS[n]`: [`PREFIX_MASKS`], with all 16 bytes for `n = INLINE + 1` (a long word's
+/// unmatchable key).
+const KEY_MASKS: [[u64; 2]; INLINE + 2] = {
+    let mut m = [[u64::MAX; 2]; INLINE + 2];
+    let mut n = 0;
+    while n <= INLINE {
+        m[n] = PREFIX_MASKS[n];
+        n += 1;
+    }
+    m
+};
+
+/// `PREFIX_MASKS[n]`: the low `n` bytes of a 16-byte key as two little-endian words.
+const PREFIX_MASKS: [[u64; 2]; INLINE + 1] = {
+    let mut m = [[0u64; 2]; INLINE + 1];
+    let mut n = 1;
+    while n <= INLINE {
+        m[n][0] = if n >= 8 { u64::MAX } else { (1 << (8 * n)) - 1 };
+        m[n][1] = if n >= 16 {
+            u64::MAX
+        } else if n > 8 {
+            (1 << (8 * (n - 8))) - 1
+        } else {
+            0
+        };
+        n += 1;
+    }
+    m
+};
+
 impl WordPiece {
     /// [`WordPiece::encode_word`] for an ASCII word of 1 to [`INLINE`] bytes given as its
     /// packed key: the same tokens, with every candidate cut from the key in registers and
@@ -485,28 +515,27 @@ impl WordPiece {
                 (&self.continuation, &self.continuation_lens)
             };
             let rest = w >> (8 * start);
+            let (rest_lo, rest_hi) = (rest as u64, (rest >> 64) as u64);
             // Lengths 1..=n - start.
             let mut lens = filter.lengths(rest as u8, (rest >> 8) as u8, (rest >> 16) as u8)
                 & ((2 << (n - start)) - 2);
             // The candidates' probes depend on nothing but the word: start them all (each is
             // likely a cache miss) before resolving the first.
-            // (Each candidate is its length and home slot: its key is cut again from `rest`.)
-            let cut = |len: usize| {
-                let cand = rest & (u128::MAX >> (128 - 8 * len));
-                Packed::from_parts(cand as u64, (cand >> 64) as u64, len)
-            };
-            let mut cands = [(0u32, 0u32); INLINE];
+            // (Each candidate is its key, cut from `rest` with a mask from a table, and its
+            // home slot.)
+            let mut cands = [(Packed::new(&[]), 0usize); INLINE];
             let mut m = 0;
             while lens != 0 {
                 let len = 31 - lens.leading_zeros() as usize;
                 lens &= !(1 << len);
-                cands[m] = (len as u32, map.start(cut(len)) as u32);
+                let [mask_lo, mask_hi] = PREFIX_MASKS[len];
+                let cand = Packed::from_parts(rest_lo & mask_lo, rest_hi & mask_hi, len);
+                cands[m] = (cand, map.start(cand));
                 m += 1;
             }
-            let found = cands[..m].iter().find_map(|&(len, home)| {
-                let len = len as usize;
-                Some((map.get_from(cut(len), home as usize)?, len))
-            });
+            let found = cands[..m]
+                .iter()
+                .find_map(|&(cand, home)| Some((map.get_from(cand, home)?, cand.len())));
             let Some((id, len)) = found else {
                 out.truncate(mark);
                 out.push(SubToken {
@@ -551,6 +580,9 @@ pub struct WordCache {
     entries: Box<[CacheEntry]>,
     /// The batch encoder's lowercased copy of a batch's text.
     lowered: Vec<u8>,
+    /// The batch encoder's token buffer (see [`GroupTokens`]): [`GROUP_TOKENS`] entries once
+    /// used.
+    toks: Vec<Token>,
 }
 
 impl WordCache {
@@ -567,6 +599,7 @@ impl Default for WordCache {
         WordCache {
             entries: vec![CacheEntry::default(); CACHE_ENTRIES].into_boxed_slice(),
             lowered: Vec::new(),
+            toks: Vec::new(),
         }
     }
 }
@@ -728,6 +761,17 @@ const CJK_LAST: u32 = 0x9FFF;
 /// enough to stay in registers and L1); the tokens of a group go to the sink as one run.
 const PROBE_GROUP: usize = 32;
 
+/// Room of pass 2's token buffer: every piece of a group writes at most [`CACHE_TOKENS`]
+/// tokens there (a word of more tokens goes to the run itself).
+const GROUP_TOKENS: usize = PROBE_GROUP * CACHE_TOKENS;
+
+/// Pass 2 of [`WordPiece::encode_ascii_batch`] writes the tokens of a group to this buffer
+/// (kept in the [`WordCache`]) with a count kept in a register, so that a one-token piece
+/// costs three stores and no `Vec` length or capacity reload. The buffer goes to the sink
+/// directly at a line end and at the end of the group, or to the run first if the run
+/// already holds tokens (of a word with more than [`CACHE_TOKENS`]).
+type GroupTokens = [Token; GROUP_TOKENS];
+
 /// Hand `run` to `out` (one call per run: see [`TokenSink::tokens`]) and count it.
 #[inline(always)]
 fn flush<T: TokenSink + ?Sized>(
@@ -777,45 +821,94 @@ impl WordPiece {
         let lowered = std::mem::take(lowered);
         let text = &lowered[..];
         let mut buf = Vec::new();
+        let mut toks_buf = std::mem::take(&mut cache.toks);
+        if toks_buf.len() != GROUP_TOKENS {
+            toks_buf = vec![
+                Token {
+                    id: 0,
+                    start: 0,
+                    end: 0,
+                };
+                GROUP_TOKENS
+            ];
+        }
+        let toks: &mut GroupTokens = (&mut toks_buf[..]).try_into().unwrap();
         let mut keys = [Packed::new(&[]); PROBE_GROUP];
-        let mut homes = [0usize; PROBE_GROUP];
+        let mut homes = [(0usize, SlotRef::empty()); PROBE_GROUP];
         run.clear();
         let limit = INLINE.min(self.cfg.max_input_chars_per_word);
         let mut g0 = 0;
         while g0 < n {
             let g1 = (g0 + PROBE_GROUP).min(n);
-            let mut lead_or = 0;
-            let spans = batch.starts[g0..g1].iter().zip(&batch.ends[g0..g1]);
-            for ((&s, &e), (key_out, home_out)) in spans.zip(keys.iter_mut().zip(&mut homes)) {
-                let (s, len) = (s as usize, (e - s) as usize);
-                // Every entry gets a key (line ends and long words too, never looked up):
-                // no branch here.
-                // A word of at most `limit` bytes has at most `limit` characters: its whole
-                // key is the greedy algorithm's first candidate. Longer words (and line
-                // ends: never looked up) get a key that matches nothing.
-                let key = Packed::at(text, s, len.min(INLINE)).unmatchable_if(len > limit);
-                // The first byte (lowercasing leaves bytes >= 0x80 alone).
-                lead_or |= key.words().0 as u8;
-                *key_out = key;
-                *home_out = self.initial.start(key);
-            }
+            let (starts, ends) = (&batch.starts[g0..g1], &batch.ends[g0..g1]);
+            let lead_or = if limit == INLINE {
+                self.pack_group::<true>(text, starts, ends, limit, &mut keys, &mut homes)
+            } else {
+                self.pack_group::<false>(text, starts, ends, limit, &mut keys, &mut homes)
+            };
             // The CJK table lookup costs English text a few percent: only groups with a
             // piece that may be an ideograph get the loop that has it.
             let group = (g0, &keys[..g1 - g0], &homes[..g1 - g0]);
             let res = if lead_or >= 0xE4 {
-                self.resolve_group_cjk(batch, group, cache, subs, &mut buf, run, out, stats)
+                self.resolve_group_cjk(batch, group, cache, subs, &mut buf, toks, run, out, stats)
             } else {
-                self.resolve_group::<false, T>(batch, group, cache, subs, &mut buf, run, out, stats)
+                self.resolve_group::<false, T>(
+                    batch, group, cache, subs, &mut buf, toks, run, out, stats,
+                )
             };
             if let Err(e) = res.and_then(|()| flush(run, out, stats)) {
                 cache.lowered = lowered;
+                cache.toks = toks_buf;
                 return Err(e);
             }
             g0 = g1;
         }
         cache.lowered = lowered;
+        cache.toks = toks_buf;
         stats.pieces += (n - batch.line_ends) as u64;
         Ok(())
+    }
+
+    /// Pass 1 of [`Self::encode_ascii_batch`] for the pieces `starts`/`ends` of the lowered
+    /// text `text`: their keys and prefetched home slots; returns the OR of their first
+    /// bytes. `FULL`: `limit` is [`INLINE`], so that one table entry gives both the mask
+    /// and the unmatchable length of a long word.
+    #[inline(always)]
+    fn pack_group<'a, const FULL: bool>(
+        &'a self,
+        text: &[u8],
+        starts: &[u32],
+        ends: &[u32],
+        limit: usize,
+        keys: &mut [Packed; PROBE_GROUP],
+        homes: &mut [(usize, SlotRef<'a>); PROBE_GROUP],
+    ) -> u8 {
+        let mut lead_or = 0;
+        let spans = starts.iter().zip(ends);
+        for ((&s, &e), (key_out, home_out)) in spans.zip(keys.iter_mut().zip(homes)) {
+            let (s, len) = (s as usize, (e - s) as usize);
+            // Every entry gets a key (line ends and long words too, never looked up):
+            // no branch here.
+            // A word of at most `limit` bytes has at most `limit` characters: its whole
+            // key is the greedy algorithm's first candidate. Longer words (and line
+            // ends: never looked up) get a key that matches nothing.
+            let key = if FULL {
+                // (The text has 16 bytes of padding after the last piece.)
+                let w = &text[s..s + INLINE];
+                let n = len.min(INLINE + 1);
+                let [m_lo, m_hi] = KEY_MASKS[n];
+                let lo = u64::from_le_bytes(w[..8].try_into().unwrap()) & m_lo;
+                let hi = u64::from_le_bytes(w[8..].try_into().unwrap()) & m_hi;
+                Packed::from_parts_or_unmatchable(lo, hi, n)
+            } else {
+                Packed::at(text, s, len.min(INLINE)).unmatchable_if(len > limit)
+            };
+            // The first byte (lowercasing leaves bytes >= 0x80 alone).
+            lead_or |= key.words().0 as u8;
+            *key_out = key;
+            *home_out = self.initial.start_ref(key);
+        }
+        lead_or
     }
 
     /// [`Self::resolve_group`] with the CJK table, out of line so that the ASCII loop stays
@@ -825,41 +918,76 @@ impl WordPiece {
     fn resolve_group_cjk<T: TokenSink + ?Sized>(
         &self,
         batch: &AsciiBatch<'_>,
-        group: (usize, &[Packed], &[usize]),
+        group: (usize, &[Packed], &[(usize, SlotRef<'_>)]),
         cache: &mut WordCache,
         subs: &mut Vec<SubToken>,
         buf: &mut Vec<u8>,
+        toks: &mut GroupTokens,
         run: &mut Vec<Token>,
         out: &mut T,
         stats: &mut Stats,
     ) -> crate::Result<()> {
-        self.resolve_group::<true, T>(batch, group, cache, subs, buf, run, out, stats)
+        self.resolve_group::<true, T>(batch, group, cache, subs, buf, toks, run, out, stats)
     }
 
     /// Pass 2 of [`Self::encode_ascii_batch`] for the group of pieces from `group.0` with
     /// their keys and home slots; `CJK`: some piece may be a CJK ideograph.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
+    // (`emit!` and `drain!` reset the count, whether or not it is used again.)
+    #[allow(unused_assignments)]
     fn resolve_group<const CJK: bool, T: TokenSink + ?Sized>(
         &self,
         batch: &AsciiBatch<'_>,
-        group: (usize, &[Packed], &[usize]),
+        group: (usize, &[Packed], &[(usize, SlotRef<'_>)]),
         cache: &mut WordCache,
         subs: &mut Vec<SubToken>,
         buf: &mut Vec<u8>,
+        toks: &mut GroupTokens,
         run: &mut Vec<Token>,
         out: &mut T,
         stats: &mut Stats,
     ) -> crate::Result<()> {
         let (g0, keys, homes) = group;
+        // `toks[..nt]`: the tokens not yet in `run`.
+        let mut nt = 0;
+        macro_rules! push {
+            ($t:expr) => {{
+                toks[nt] = $t;
+                nt += 1;
+            }};
+        }
+        macro_rules! drain {
+            () => {{
+                run.extend_from_slice(&toks[..nt]);
+                nt = 0;
+            }};
+        }
+        // Hand everything so far to the sink: `toks` directly when the run is empty (the
+        // common case: no copy).
+        macro_rules! emit {
+            () => {{
+                if run.is_empty() {
+                    if nt > 0 {
+                        stats.tokens += nt as u64;
+                        out.tokens(&toks[..nt])?;
+                    }
+                } else {
+                    drain!();
+                    flush(run, out, stats)?;
+                }
+                nt = 0;
+            }};
+        }
         let text = batch.text;
         let g1 = g0 + keys.len();
         let spans = batch.starts[g0..g1].iter().zip(&batch.ends[g0..g1]);
-        for (((&s, &e), (&key, &home)), k) in spans.zip(keys.iter().zip(homes)).zip(g0..) {
+        for (i, ((&s, &e), (&key, &(home, slot)))) in spans.zip(keys.iter().zip(homes)).enumerate()
+        {
             let (s, e) = (s as usize, e as usize);
             // (The key's first byte is the piece's.)
             if key.words().0 as u8 == b'\n' {
-                flush(run, out, stats)?;
+                emit!();
                 out.line_end()?;
                 continue;
             }
@@ -874,13 +1002,19 @@ impl WordPiece {
                     let unk = id == CJK_UNK;
                     stats.unk += u64::from(unk);
                     let id = if unk { self.unk_id } else { id };
-                    run.push(Token { id, start, end });
+                    push!(Token { id, start, end });
                     continue;
                 }
             }
             // (Words longer than `limit` have an unmatchable key: see pass 1.)
+            // Most pieces are a token of at most 8 bytes in its home slot: checked first,
+            // with no index arithmetic (a longer key's `slot` is empty).
+            if let Some(id) = slot.id_of(key) {
+                push!(Token { id, start, end });
+                continue;
+            }
             if let Some(id) = self.initial.get_from(key, home) {
-                run.push(Token { id, start, end });
+                push!(Token { id, start, end });
                 continue;
             }
             let has_key = key.len() <= INLINE;
@@ -889,7 +1023,7 @@ impl WordPiece {
                 // word is [UNK] (most often an ideograph missing from the vocabulary).
                 if e - s == sequence_len(text[s]) {
                     stats.unk += 1;
-                    run.push(Token {
+                    push!(Token {
                         id: self.unk_id,
                         start,
                         end,
@@ -904,7 +1038,7 @@ impl WordPiece {
                     let mut from = start;
                     for (&e, &id) in hit.ends.iter().zip(&hit.ids).take(hit.n as usize) {
                         let to = start + u64::from(e);
-                        run.push(Token {
+                        push!(Token {
                             id,
                             start: from,
                             end: to,
@@ -913,7 +1047,7 @@ impl WordPiece {
                     }
                 } else {
                     stats.unk += 1;
-                    run.push(Token {
+                    push!(Token {
                         id: self.unk_id,
                         start,
                         end,
@@ -922,13 +1056,35 @@ impl WordPiece {
                 continue;
             }
             let key = has_key.then_some(key);
-            self.encode_batch_piece(batch, k, key, cache, subs, buf, run, stats);
+            if !self.encode_batch_piece(batch, g0 + i, key, cache, subs, buf, stats) {
+                push!(Token {
+                    id: self.unk_id,
+                    start,
+                    end,
+                });
+                continue;
+            }
+            let tok = |t: &SubToken| Token {
+                id: t.id,
+                start: start + t.start as u64,
+                end: start + t.end as u64,
+            };
+            if subs.len() <= CACHE_TOKENS {
+                for t in subs.iter() {
+                    push!(tok(t));
+                }
+            } else {
+                drain!();
+                run.extend(subs.iter().map(tok));
+            }
         }
+        emit!();
         Ok(())
     }
 
     /// Piece `k` of a batch that is not one whole-word token nor in the word cache: its
-    /// tokens appended to `run`. `key`: the packed word, if it fits one.
+    /// tokens in `subs` (offsets from the piece's start), or false for `[UNK]` (counted).
+    /// `key`: the packed word, if it fits one.
     #[inline(never)]
     #[allow(clippy::too_many_arguments)]
     fn encode_batch_piece(
@@ -939,16 +1095,8 @@ impl WordPiece {
         cache: &mut WordCache,
         subs: &mut Vec<SubToken>,
         buf: &mut Vec<u8>,
-        run: &mut Vec<Token>,
         stats: &mut Stats,
-    ) {
-        let start = batch.abs + batch.starts[k] as u64;
-        let end = batch.abs + batch.ends[k] as u64;
-        let unk = Token {
-            id: self.unk_id,
-            start,
-            end,
-        };
+    ) -> bool {
         subs.clear();
         let ok = match key {
             Some(key) => {
@@ -961,8 +1109,7 @@ impl WordPiece {
                 let chars = batch.chars(k);
                 if chars > self.cfg.max_input_chars_per_word {
                     stats.unk += 1;
-                    run.push(unk);
-                    return;
+                    return false;
                 }
                 if buf.capacity() == 0 {
                     buf.reserve(ASCII_BUF);
@@ -970,16 +1117,8 @@ impl WordPiece {
                 self.encode_word(batch.piece(k, buf).normalized, chars, subs)
             }
         };
-        if !ok {
-            stats.unk += 1;
-            run.push(unk);
-            return;
-        }
-        run.extend(subs.iter().map(|t| Token {
-            id: t.id,
-            start: start + t.start as u64,
-            end: start + t.end as u64,
-        }));
+        stats.unk += u64::from(!ok);
+        ok
     }
 }
 

@@ -396,3 +396,151 @@ fn one_to_one_normalizations_match_the_reference_in_every_setting() {
         }
     }
 }
+
+/// The batch encoder's per-group token buffer, its home-slot check and its long-word keys
+/// (session 5) give the reference's tokens, offsets and counts on random ASCII text made to
+/// hit every path of a group: one-token words of up to 8 bytes and of 9 to 16 bytes, words
+/// of 2 to 4 tokens (word cache) and of more than 4 (the run itself), words over 16 bytes,
+/// punctuation, line ends, upper case, CJK ideographs and accented letters, under word
+/// limits of 100 (the limit is 16 bytes: one table gives the key mask and the long-word
+/// length), 16 and 15 (the general key path), at every level and chunk size.
+#[test]
+fn batch_encoder_paths_match_the_reference_on_random_words() {
+    use tokstream::subword::{Model, WordPiece, WordPieceConfig};
+    let base = WordPiece::bert_base_uncased();
+    // Precondition: a word of more than 4 tokens within 16 bytes exists in the pool.
+    let mut subs = Vec::new();
+    assert!(base.encode_word(b"qxzvqxzvqxzvqx", 14, &mut subs) && subs.len() > 4);
+    let pool: &[&str] = &[
+        "the",
+        "a",
+        "of",
+        "and",
+        "to",
+        "in",
+        "is",
+        "was",
+        "it",
+        "for",
+        "he",
+        "she",
+        "they",
+        "international",
+        "relationships",
+        "administration",
+        "understanding",
+        "communication",
+        "tokenizers",
+        "unaffable",
+        "embeddings",
+        "preprocessing",
+        "subwordpiece",
+        "xylophonist",
+        "qxzvqxzvqxzvqx",
+        "zzzzzzzzzzzzzzz",
+        "bcdfghjklmnpqr",
+        "qwrtypsdfghjkl",
+        // Tokens of 15 and 16 bytes, alone and as the head of a longer word.
+        "responsibilities",
+        "responsibilitiesx",
+        "autobiographicalness",
+        "representatives",
+        "representativesq",
+        "Intercontinental",
+        "intercontinentally",
+        "antidisestablishmentarianism",
+        "pneumonoultramicroscopic",
+        "aaaaaaaaaaaaaaaaa",
+        ",",
+        ".",
+        "!",
+        "?",
+        "-",
+        "(",
+        ")",
+        "\"",
+        "'",
+        ";",
+        ":",
+        "$",
+        "%",
+        "@",
+        "#",
+        "\n",
+        "\n",
+        "The",
+        "HELLO",
+        "World",
+        "MiXeD",
+        "中",
+        "国",
+        "丁",
+        "龥",
+        "naïve",
+        "café",
+        "1",
+        "42",
+        "2026",
+        "3.14159",
+        "x",
+        "q",
+        "zq",
+    ];
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut input = Vec::new();
+    for _ in 0..12_000 {
+        let r = next();
+        match r % 16 {
+            // A random lowercase word of 1 to 20 letters: mostly several tokens.
+            0 | 1 => {
+                for _ in 0..1 + (r >> 8) % 20 {
+                    input.push(b'a' + ((next() >> 20) % 26) as u8);
+                }
+            }
+            _ => input.extend_from_slice(pool[(r >> 8) as usize % pool.len()].as_bytes()),
+        }
+        // Mostly a space, sometimes nothing (punctuation and words run together).
+        if (r >> 40) % 4 != 0 {
+            input.push(b' ');
+        }
+    }
+    let entries: Vec<(Vec<u8>, u32)> = (0..base.vocab().len() as u32)
+        .filter_map(|id| Some((base.vocab().token(id)?.to_vec(), id)))
+        .collect();
+    for max in [100, 16, 15] {
+        let cfg = WordPieceConfig {
+            max_input_chars_per_word: max,
+            ..WordPieceConfig::default()
+        };
+        let wp = WordPiece::new(
+            entries.iter().map(|(t, id)| (&t[..], *id)),
+            cfg,
+            tokstream::rules::BertConfig::uncased(),
+        )
+        .unwrap();
+        let model = Model::WordPiece(wp);
+        let want = encode_model(&model, &input, 1 << 20, reference());
+        assert!(
+            want.1[1] > want.1[0],
+            "max {max}: some words are several tokens"
+        );
+        for s in levels() {
+            for chunk in [7, 100, 1 << 20] {
+                let got = encode_model(&model, &input, chunk, Some(s));
+                assert!(
+                    got == want,
+                    "max {max}: level {} chunk {chunk}: counts {:?} vs {:?}",
+                    s.level(),
+                    got.1,
+                    want.1
+                );
+            }
+        }
+    }
+}
