@@ -294,7 +294,10 @@ impl Bpe {
                 pairs.reserve(ranks.len() * 5 / 2);
                 for (bytes, id) in &ranks {
                     for k in 1..bytes.len() {
-                        if let (Some(a), Some(b)) = (all.get(&bytes[..k]), all.get(&bytes[k..])) {
+                        // The suffix only when the prefix is a token (half the lookups).
+                        if let Some(a) = all.get(&bytes[..k])
+                            && let Some(b) = all.get(&bytes[k..])
+                        {
                             pairs.push((a, b, *id, *id));
                         }
                     }
@@ -1215,43 +1218,79 @@ pub fn parse_tiktoken(data: &[u8]) -> Result<Vec<(Vec<u8>, u32)>, String> {
         let sp = memchr::memchr(b' ', line).ok_or_else(|| format!("line {}: no space", no + 1))?;
         let token =
             base64_decode(&line[..sp]).ok_or_else(|| format!("line {}: bad base64", no + 1))?;
-        let rank = std::str::from_utf8(&line[sp + 1..])
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
+        let rank = parse_rank(line[sp + 1..].trim_ascii())
             .ok_or_else(|| format!("line {}: bad rank", no + 1))?;
         out.push((token, rank));
     }
     Ok(out)
 }
 
-/// Standard base64 (with `=` padding) decoding.
-pub fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
-    fn val(c: u8) -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
+/// A decimal `u32`, as `str::parse` takes it (digits, an optional leading `+`).
+fn parse_rank(s: &[u8]) -> Option<u32> {
+    let digits = s.strip_prefix(b"+").unwrap_or(s);
+    if digits.is_empty() {
+        return None;
     }
+    let mut v = 0u32;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u32::from(d - b'0'))?;
+    }
+    Some(v)
+}
+
+/// Value of each base64 character, or [`NOT_BASE64`].
+const BASE64: [u8; 256] = {
+    let mut t = [NOT_BASE64; 256];
+    let mut i = 0;
+    while i < 64 {
+        let c = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[i];
+        t[c as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+const NOT_BASE64: u8 = 0xFF;
+
+/// Standard base64 (with `=` padding, only at the end) decoding. A 256-entry table instead of
+/// a `match` per character: model start-up decodes one string per token (o200k: 200,000).
+pub fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(4) {
         return None;
     }
+    let pad = s.iter().rev().take(2).take_while(|&&c| c == b'=').count();
+    let body = &s[..s.len() - pad];
     let mut out = Vec::with_capacity(s.len() / 4 * 3);
-    for q in s.chunks(4) {
-        let pad = q.iter().rev().take_while(|&&c| c == b'=').count();
-        if pad > 2 {
+    let mut quads = body.chunks_exact(4);
+    for q in &mut quads {
+        let v = [
+            BASE64[q[0] as usize],
+            BASE64[q[1] as usize],
+            BASE64[q[2] as usize],
+            BASE64[q[3] as usize],
+        ];
+        if (v[0] | v[1] | v[2] | v[3]) > 63 {
             return None;
         }
+        let acc =
+            u32::from(v[0]) << 18 | u32::from(v[1]) << 12 | u32::from(v[2]) << 6 | u32::from(v[3]);
+        out.extend_from_slice(&[(acc >> 16) as u8, (acc >> 8) as u8, acc as u8]);
+    }
+    let rest = quads.remainder();
+    if !rest.is_empty() {
+        // The last quad without its padding: 2 or 3 characters for 1 or 2 bytes.
         let mut acc = 0u32;
-        for &c in &q[..4 - pad] {
-            acc = acc << 6 | val(c)?;
+        for &c in rest {
+            let v = BASE64[c as usize];
+            if v == NOT_BASE64 {
+                return None;
+            }
+            acc = acc << 6 | u32::from(v);
         }
         acc <<= 6 * pad as u32;
-        let bytes = [(acc >> 16) as u8, (acc >> 8) as u8, acc as u8];
-        out.extend_from_slice(&bytes[..3 - pad]);
+        out.extend_from_slice(&[(acc >> 16) as u8, (acc >> 8) as u8][..3 - pad]);
     }
     Some(out)
 }
@@ -1285,6 +1324,52 @@ mod tests {
         assert_eq!(base64_decode(b"IGhlbGxv").unwrap(), b" hello");
         assert_eq!(base64_decode(b"YWI=").unwrap(), b"ab");
         assert!(base64_decode(b"YWI").is_none());
+        for (text, want) in [
+            ("0", Some(0)),
+            ("+7", Some(7)),
+            ("007", Some(7)),
+            ("4294967295", Some(u32::MAX)),
+        ] {
+            assert_eq!(parse_rank(text.as_bytes()), want, "{text}");
+        }
+        for text in ["", "+", "-1", "4294967296", "1a", " 1"] {
+            assert_eq!(
+                parse_rank(text.as_bytes()),
+                text.parse::<u32>().ok(),
+                "{text}"
+            );
+        }
+        assert!(base64_decode(b"YW=I").is_none());
+        assert!(
+            base64_decode(b"YQ==YWJj").is_none(),
+            "padding only at the end"
+        );
+        assert!(base64_decode(b"Y===").is_none());
+        assert!(base64_decode(b"YW.j").is_none());
+        assert_eq!(base64_decode(b"").unwrap(), b"");
+        assert_eq!(base64_decode(b"/+/+").unwrap(), [0xFF, 0xEF, 0xFE]);
+        // Every byte value through the encoder of Python's base64 module, by hand: 0..=255.
+        let all: Vec<u8> = (0..=255).collect();
+        let encoded = {
+            const A: &[u8; 64] =
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            let mut e = Vec::new();
+            for c in all.chunks(3) {
+                let n = c.len();
+                let acc = u32::from(c[0]) << 16
+                    | u32::from(*c.get(1).unwrap_or(&0)) << 8
+                    | u32::from(*c.get(2).unwrap_or(&0));
+                for k in 0..4 {
+                    e.push(if k <= n {
+                        A[(acc >> (18 - 6 * k)) as usize & 63]
+                    } else {
+                        b'='
+                    });
+                }
+            }
+            e
+        };
+        assert_eq!(base64_decode(&encoded).unwrap(), all);
     }
 
     /// `merge_lanes` (lanes, packed keys) against `merge_scan` (tiktoken's loop) on pieces of
