@@ -2,7 +2,8 @@
 //!
 //! Two drivers give the same output for every input:
 //!
-//! * the sequential one ([`run_rules`], [`split_stream`], [`encode_stream`], [`encode_bytes`]):
+//! * the sequential one ([`run_rules`], [`run_rules_bytes`] for text in memory, [`split_stream`],
+//!   [`encode_stream`], [`encode_bytes`]):
 //!   one thread, one engine fed every chunk in order; the reference the tests compare against;
 //! * the parallel one ([`PipelineBuilder`] → [`Pipeline`]): a reader thread, N workers and
 //!   in-order delivery (see `parallel.rs` for the threads and `jobs.rs` for how formatted
@@ -84,6 +85,33 @@ pub fn run_rules<R: Read, S: PieceSink + ?Sized>(
     rules.finish(sink)?;
     if last_byte != b'\n' {
         // A last line without '\n' ends with the stream.
+        stats.lines += 1;
+        sink.line_end(stats.bytes)?;
+    }
+    (stats.replaced, stats.first_replaced) = rules.replaced();
+    stats.seconds = t0.elapsed().as_secs_f64();
+    Ok(stats)
+}
+
+/// [`run_rules`] on text already in memory: the splitter reads `text` in place, with no copy
+/// into chunk buffers (the same pieces: output never depends on the chunking).
+pub fn run_rules_bytes<S: PieceSink + ?Sized>(
+    text: &[u8],
+    mut rules: Splitter,
+    sink: &mut S,
+) -> crate::Result<Stats> {
+    let t0 = Instant::now();
+    let mut stats = Stats {
+        bytes: text.len() as u64,
+        lines: memchr::memchr_iter(b'\n', text).count() as u64,
+        ..Stats::default()
+    };
+    if !text.is_empty() {
+        rules.feed(text, sink)?;
+    }
+    rules.finish(sink)?;
+    if text.last().is_some_and(|&b| b != b'\n') {
+        // A last line without '\n' ends with the text.
         stats.lines += 1;
         sink.line_end(stats.bytes)?;
     }
@@ -279,11 +307,7 @@ impl<T: TokenSink + ?Sized> TokenSink for &mut T {
 /// # Ok::<(), tokstream::Error>(())
 /// ```
 pub fn encode_bytes(model: &Model, text: &[u8]) -> crate::Result<Vec<Token>> {
-    let mut out = Vec::new();
-    let opts = StreamOptions {
-        chunk_size: text.len().max(1),
-        ..Default::default()
-    };
-    encode_stream(text, model, &opts, &mut out)?;
-    Ok(out)
+    let mut sink = EncodeSink::new(model, Vec::new());
+    run_rules_bytes(text, model.splitter(false), &mut sink)?;
+    Ok(sink.into_inner())
 }

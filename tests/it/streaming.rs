@@ -76,3 +76,70 @@ fn cuts_inside_characters_words_and_deleted_runs() {
         );
     }
 }
+
+/// A piece sink that records everything it is told, in order.
+#[derive(Default, PartialEq, Debug)]
+struct Events(Vec<(u64, u64, Vec<u8>)>);
+
+impl tokstream::rules::PieceSink for Events {
+    fn piece(&mut self, p: &tokstream::rules::Piece<'_>) -> tokstream::Result<()> {
+        self.0.push((p.start, p.end, p.normalized.to_vec()));
+        Ok(())
+    }
+    fn line_end(&mut self, at: u64) -> tokstream::Result<()> {
+        self.0.push((at, at, b"\n".to_vec()));
+        Ok(())
+    }
+}
+
+/// `run_rules_bytes` (text read in place, as `encode_bytes` does) reports the same pieces,
+/// line ends and counts as `run_rules` over chunks, for every rule set, on the corpus and on
+/// edge cases (empty, no final newline, invalid UTF-8, only newlines).
+#[test]
+fn in_place_driver_equals_the_chunked_one() {
+    use tokstream::pipeline::{run_rules, run_rules_bytes};
+    use tokstream::rules::Splitter;
+    let mut inputs: Vec<Vec<u8>> = CORPUS
+        .iter()
+        .map(|n| text(n).into_iter().take(20_000).collect())
+        .collect();
+    for edge in [
+        &b""[..],
+        b"a",
+        b"a\n",
+        b"\n\n",
+        b"x \xff\xfe y\n\xe4\xb8",
+        b"  \t",
+    ] {
+        inputs.push(edge.to_vec());
+    }
+    for input in &inputs {
+        for rules in [
+            RuleSet::Bert,
+            RuleSet::Cl100k,
+            RuleSet::O200k,
+            RuleSet::Whitespace,
+        ] {
+            let mut want = Events::default();
+            let want_st = run_rules(
+                &input[..],
+                Splitter::for_split(rules, false),
+                333,
+                &mut want,
+            )
+            .unwrap();
+            let mut got = Events::default();
+            let got_st =
+                run_rules_bytes(input, Splitter::for_split(rules, false), &mut got).unwrap();
+            assert_eq!(got, want, "{rules} on {} bytes", input.len());
+            let counts =
+                |s: &tokstream::stats::Stats| (s.bytes, s.lines, s.replaced, s.first_replaced);
+            assert_eq!(
+                counts(&got_st),
+                counts(&want_st),
+                "{rules} stats on {} bytes",
+                input.len()
+            );
+        }
+    }
+}
