@@ -673,26 +673,14 @@ trait GptClassify {
     }
 
     /// Append `base + i` for each set bit i of `bits` to `out` at `*len` (which must be at
-    /// least 64 below `out.len()`), as `generic::flatten_scalar` does.
+    /// least 64 below `out.len()`), with the newline flag ([`GptSpans`]) on the pieces whose
+    /// end bit is in `flags` (a subset of `bits`).
     ///
     /// # Safety
     /// The CPU must support the target features of the implementing type.
     #[inline(always)]
-    unsafe fn flatten(out: &mut [u32], len: &mut usize, base: u32, bits: u64) {
-        super::generic::flatten_scalar(out, len, base, bits)
-    }
-
-    /// [`Self::flatten`], then the newline flag ([`GptSpans`]) on the pieces whose end bit is
-    /// in `flags` (a subset of `bits`).
-    ///
-    /// # Safety
-    /// As [`Self::flatten`].
-    #[inline(always)]
     unsafe fn flatten_flagged(out: &mut [u32], len: &mut usize, base: u32, bits: u64, flags: u64) {
-        let first = *len;
-        // SAFETY: forwarded from this function's contract.
-        unsafe { Self::flatten(out, len, base, bits) };
-        mark_newlines(&mut out[first..], bits, flags);
+        flatten_flagged_scalar(out, len, base, bits, flags);
     }
 }
 
@@ -816,16 +804,54 @@ fn opaque<const K: u8>(mut m: GptMasks) -> GptMasks {
     m
 }
 
-/// Sets the newline flag of the pieces whose end bits (in `emit`) are in `flags`; `ends` from
-/// the window's first piece.
+/// `generic::flatten_scalar` with the newline flag of the pieces whose end bit is in `flags`
+/// set in the same store (setting it afterwards, a byte store into a slot the compiler had
+/// just written with a vector store, waited for that store on every window with a newline).
+/// Volatile stores: else LLVM packs each eight values into a vector with `vpinsrd`, a serial
+/// chain slower than the eight stores.
 #[inline(always)]
-fn mark_newlines(ends: &mut [u32], emit: u64, flags: u64) {
-    let mut f = flags;
-    while f != 0 {
-        let b = f.trailing_zeros();
-        ends[(emit & ((1u64 << b) - 1)).count_ones() as usize] |= 1 << 31;
-        f &= f - 1;
+fn flatten_flagged_scalar(out: &mut [u32], len: &mut usize, base: u32, bits: u64, flags: u64) {
+    if flags == 0 {
+        flatten_steps::<false>(out, len, base, bits, 0);
+    } else {
+        flatten_steps::<true>(out, len, base, bits, flags);
     }
+}
+
+/// [`flatten_flagged_scalar`], the flags read only when `FLAGS`.
+#[inline(always)]
+fn flatten_steps<const FLAGS: bool>(
+    out: &mut [u32],
+    len: &mut usize,
+    base: u32,
+    mut bits: u64,
+    flags: u64,
+) {
+    let count = bits.count_ones() as usize;
+    let mut i = *len;
+    let end = i + count;
+    // Whole steps of eight from `*len`: every write is below `*len + 64`.
+    assert!(*len + 64 <= out.len(), "span buffer without slack");
+    let dst = out.as_mut_ptr();
+    while i < end {
+        for _ in 0..8 {
+            let b = bits.trailing_zeros();
+            // Bit 0 of `flags >> b` to bit 31 (past the last piece `b` is 64: any value, the
+            // slot is slack).
+            let flag = if FLAGS {
+                ((flags >> (b & 63)) as u32) << 31
+            } else {
+                0
+            };
+            // SAFETY: `i < *len + 64 <= out.len()` (checked above): the loop stops at the
+            // first multiple of eight steps that reaches `end <= *len + 64`; `dst` is `out`'s,
+            // which is borrowed mutably for this whole function.
+            unsafe { dst.add(i).write_volatile((base + b) | flag) };
+            bits &= bits.wrapping_sub(1);
+            i += 1;
+        }
+    }
+    *len = end;
 }
 
 /// One 64-byte block of a window of characters.
@@ -1094,7 +1120,7 @@ mod x86 {
     struct Avx2;
     struct Avx512;
 
-    /// The byte indices 0..63, compressed by the AVX-512 flattens.
+    /// The byte indices 0..63, compressed by the AVX-512 flatten.
     const IOTA: [u8; 64] = {
         let mut t = [0u8; 64];
         let mut i = 0;
@@ -1310,38 +1336,9 @@ mod x86 {
         }
 
         /// Compress the byte indices 0..63 by the mask (VBMI2, in a register), then widen
-        /// sixteen at a time to u32 and add `base` (as the BERT finder's AVX-512 flatten).
-        #[inline(always)]
-        unsafe fn flatten(out: &mut [u32], len: &mut usize, base: u32, bits: u64) {
-            let count = bits.count_ones() as usize;
-            assert!(*len + 64 <= out.len(), "span buffer without slack");
-            // SAFETY: the caller guarantees AVX-512F/BW/VBMI2 (contract of
-            // `GptClassify::flatten`); the IOTA load reads its 64 bytes; each store writes 16
-            // u32 at `*len + 16 * k` for `16 * k < count <= 64`, so below
-            // `*len + 64 <= out.len()` (checked above).
-            unsafe {
-                let idx =
-                    _mm512_maskz_compress_epi8(bits, _mm512_loadu_si512(IOTA.as_ptr().cast()));
-                let base_v = _mm512_set1_epi32(base as i32);
-                let dst = out.as_mut_ptr().add(*len);
-                let mut k = 0;
-                while 16 * k < count {
-                    let part = match k {
-                        0 => _mm512_castsi512_si128(idx),
-                        1 => _mm512_extracti32x4_epi32::<1>(idx),
-                        2 => _mm512_extracti32x4_epi32::<2>(idx),
-                        _ => _mm512_extracti32x4_epi32::<3>(idx),
-                    };
-                    let wide = _mm512_add_epi32(_mm512_cvtepu8_epi32(part), base_v);
-                    _mm512_storeu_si512(dst.add(16 * k).cast(), wide);
-                    k += 1;
-                }
-            }
-            *len += count;
-        }
-
-        /// As `flatten`, with the flags set in the same stores (a byte store into a slot
-        /// just written by a 64-byte store cannot be forwarded: it waited for the store).
+        /// sixteen at a time to u32, add `base` and set the flags (`pext` of `flags` by
+        /// `bits`: bit k for piece k) in the same stores (a byte store into a slot just
+        /// written by a 64-byte store cannot be forwarded: it waited for the store).
         #[inline(always)]
         unsafe fn flatten_flagged(
             out: &mut [u32],
@@ -1353,7 +1350,7 @@ mod x86 {
             let count = bits.count_ones() as usize;
             assert!(*len + 64 <= out.len(), "span buffer without slack");
             // SAFETY: the caller guarantees AVX-512F/BW/VBMI2 and BMI2 (contract of
-            // `GptClassify::flatten`); the IOTA load reads its 64 bytes; each store writes 16
+            // `GptClassify::flatten_flagged`); the IOTA load reads its 64 bytes; each store writes 16
             // u32 at `*len + 16 * k` for `16 * k < count <= 64`, so below
             // `*len + 64 <= out.len()` (checked above).
             unsafe {
