@@ -1,7 +1,11 @@
 //! GPT rules and byte-level BPE, single thread, one chunk, no output: the before/after figures
 //! of docs/performance.md (GPT section). Counts are asserted in every iteration.
 //!
-//! * `gpt_dev/split/<rules>/<corpus>`: the gpt2, cl100k, o200k rules (pieces counted);
+//! * `gpt_dev/split/<rules>/<corpus>`: the gpt2, cl100k, o200k rules (pieces counted)
+//!   through `run_rules`, as the CLI (its chunk reader copies the input into a fresh buffer,
+//!   page faults included, and counts lines);
+//! * `gpt_dev/feed/<rules>/<corpus>`: the same pieces, the splitter alone on the text in
+//!   place (`Splitter::feed` + `finish`): the pre-tokenizer's own speed;
 //! * `gpt_dev/encode/<model>/<corpus>`: rules + BPE (r50k_base, cl100k_base, o200k_base;
 //!   tokens counted).
 //!
@@ -69,6 +73,14 @@ fn split(rules: RuleSet, text: &[u8]) -> u64 {
     sink.0
 }
 
+fn feed(rules: RuleSet, text: &[u8]) -> u64 {
+    let mut sink = CountPieces(0);
+    let mut splitter = Splitter::for_split(rules, false);
+    splitter.feed(text, &mut sink).unwrap();
+    splitter.finish(&mut sink).unwrap();
+    sink.0
+}
+
 fn encode(model: &Model, text: &[u8]) -> u64 {
     let mut sink = EncodeSink::new(model, CountTokens(0));
     run_rules(text, model.splitter(false), text.len(), &mut sink).unwrap();
@@ -85,7 +97,9 @@ fn bench(c: &mut Criterion) {
         (RuleSet::Gpt2, "en"),
         (RuleSet::Cl100k, "en"),
         (RuleSet::O200k, "en"),
+        (RuleSet::Gpt2, "zh"),
         (RuleSet::Cl100k, "zh"),
+        (RuleSet::O200k, "zh"),
     ];
     for (rules, name) in split_cases {
         let text = &texts.iter().find(|t| t.0 == name).unwrap().1;
@@ -95,6 +109,12 @@ fn bench(c: &mut Criterion) {
             BenchmarkId::new(format!("split/{rules}"), name),
             text,
             |b, t| b.iter(|| assert_eq!(split(rules, t), want)),
+        );
+        assert_eq!(feed(rules, text), want);
+        g.bench_with_input(
+            BenchmarkId::new(format!("feed/{rules}"), name),
+            text,
+            |b, t| b.iter(|| assert_eq!(feed(rules, t), want)),
         );
     }
     let encode_cases = [

@@ -5,12 +5,16 @@
 //! ```sh
 //! cargo build --release --example gpt_dev
 //! gpt_dev split  cl100k      FILE [REPEAT]     # pieces of the gpt2 | cl100k | o200k rules
+//! gpt_dev feed   cl100k      FILE [REPEAT]     # the same pieces, the splitter alone
 //! gpt_dev encode cl100k_base FILE [REPEAT]     # tokens of a built-in model or a model file
 //! valgrind --tool=callgrind --toggle-collect='*gpt_dev*work*' gpt_dev encode cl100k_base FILE
 //! ```
 //!
 //! The input is FILE repeated REPEAT times (default 1). The measured part is `work`, so
-//! `--toggle-collect` leaves out model loading and reading the file.
+//! `--toggle-collect` leaves out model loading and reading the file. `split` goes through
+//! `run_rules` as the CLI does (its chunk reader copies the input into a fresh buffer of the
+//! input's size, page faults included, and counts the lines); `feed` hands the input to the
+//! splitter in place (`Splitter::feed` + `finish`): the pre-tokenizer alone.
 
 use std::time::Instant;
 
@@ -66,6 +70,14 @@ impl TokenSink for CountTokens {
 #[inline(never)]
 fn work(mode: &str, what: &str, model: Option<&Model>, input: &[u8]) -> Result<(u64, u64), Error> {
     let chunk = input.len().max(1);
+    if mode == "feed" {
+        let rules: RuleSet = what.parse().map_err(Error::config)?;
+        let mut sink = CountPieces(0);
+        let mut splitter = Splitter::for_split(rules, false);
+        splitter.feed(input, &mut sink)?;
+        splitter.finish(&mut sink)?;
+        return Ok((sink.0, 0));
+    }
     if mode == "split" {
         let rules: RuleSet = what.parse().map_err(Error::config)?;
         let mut sink = CountPieces(0);
@@ -82,14 +94,14 @@ fn work(mode: &str, what: &str, model: Option<&Model>, input: &[u8]) -> Result<(
 fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() < 3 {
-        eprintln!("usage: gpt_dev split|encode RULES|MODEL FILE [REPEAT]");
+        eprintln!("usage: gpt_dev split|feed|encode RULES|MODEL FILE [REPEAT]");
         std::process::exit(2);
     }
     let (mode, what, file) = (&args[0], &args[1], &args[2]);
     let repeat: usize = args.get(3).map_or(1, |r| r.parse().expect("REPEAT"));
     let model = match mode.as_str() {
         "encode" => Some(tokstream::cli::load_model(what)?),
-        "split" => None,
+        "split" | "feed" => None,
         _ => return Err(Error::config(format!("unknown mode {mode}"))),
     };
     let one = std::fs::read(file).map_err(|e| Error::from(e).with_path(file))?;
@@ -100,7 +112,7 @@ fn main() -> Result<(), Error> {
     println!(
         "{mode} {what}: {} bytes, {n} {}, checksum {sum}, {s:.3} s, {:.1} MB/s",
         input.len(),
-        if mode == "split" { "pieces" } else { "tokens" },
+        if mode == "encode" { "tokens" } else { "pieces" },
         input.len() as f64 / s / 1e6
     );
     Ok(())

@@ -673,13 +673,14 @@ trait GptClassify {
     }
 
     /// Append `base + i` for each set bit i of `bits` to `out` at `*len` (which must be at
-    /// least 64 below `out.len()`), as `generic::flatten_scalar` does.
+    /// least 64 below `out.len()`), with the newline flag ([`GptSpans`]) on the pieces whose
+    /// end bit is in `flags` (a subset of `bits`).
     ///
     /// # Safety
     /// The CPU must support the target features of the implementing type.
     #[inline(always)]
-    unsafe fn flatten(out: &mut [u32], len: &mut usize, base: u32, bits: u64) {
-        super::generic::flatten_scalar(out, len, base, bits)
+    unsafe fn flatten_flagged(out: &mut [u32], len: &mut usize, base: u32, bits: u64, flags: u64) {
+        flatten_flagged_scalar(out, len, base, bits, flags);
     }
 }
 
@@ -723,9 +724,9 @@ unsafe fn find_kind<C: GptClassify, const K: u8>(input: &[u8], out: &mut GptSpan
         let w: &[u8; 64] = input[pos..pos + 64].try_into().expect("64 bytes");
         // SAFETY: forwarded from this function's contract.
         let m = unsafe { C::classify::<K>(w) };
-        // Through memory: else LLVM may keep the masks as vectors of booleans (the movemask
-        // results) and do the shifts below byte by byte.
-        let m = std::hint::black_box(m);
+        // Opaque: else LLVM may keep the masks as vectors of booleans (the movemask results)
+        // and do the shifts below byte by byte.
+        let m = opaque::<K>(m);
         // One call reports pieces of one kind of window (the caller reports those of ASCII
         // windows as a run): stop where the kind changes.
         let wide = m.high != 0;
@@ -763,10 +764,8 @@ unsafe fn find_kind<C: GptClassify, const K: u8>(input: &[u8], out: &mut GptSpan
         // run of non-ends make one carry out of it).
         let after_nl = m.nl << 1;
         let flags = (after_nl | (!emit).wrapping_add(after_nl & !emit)) & emit;
-        let first = out.len;
         // SAFETY: forwarded from this function's contract; `out.len < cap` leaves 128 slots.
-        unsafe { C::flatten(&mut out.ends, &mut out.len, pos as u32, emit) };
-        mark_newlines(&mut out.ends[first..], emit, flags);
+        unsafe { C::flatten_flagged(&mut out.ends, &mut out.len, pos as u32, emit, flags) };
         pos += 63 - emit.leading_zeros() as usize;
     }
     GptStop {
@@ -775,16 +774,84 @@ unsafe fn find_kind<C: GptClassify, const K: u8>(input: &[u8], out: &mut GptSpan
     }
 }
 
-/// Sets the newline flag of the pieces whose end bits (in `emit`) are in `flags`; `ends` from
-/// the window's first piece.
+/// The masks of a classifier's `m` for the pattern numbered `K`, each in a general-purpose
+/// register that the optimizer cannot see through (an empty `asm!`; `black_box` went through
+/// memory: a store and a reload on the way to the next window). The masks the classifiers
+/// leave 0 for `K` ([`masks_for`]; `both` always) are literal zeros, so the start rules fold
+/// them away.
 #[inline(always)]
-fn mark_newlines(ends: &mut [u32], emit: u64, flags: u64) {
-    let mut f = flags;
-    while f != 0 {
-        let b = f.trailing_zeros();
-        ends[(emit & ((1u64 << b) - 1)).count_ones() as usize] |= 1 << 31;
-        f &= f - 1;
+fn opaque<const K: u8>(mut m: GptMasks) -> GptMasks {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    each_mask!(m, |mut v: u64| {
+        // SAFETY: an empty template: no instruction, no memory access, no stack use; the
+        // value stays in its register.
+        unsafe { std::arch::asm!("/* {0} */", inout(reg) v, options(pure, nomem, nostack)) };
+        v
+    });
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        m = std::hint::black_box(m);
     }
+    debug_assert!(m.both == 0 && (K == 2 || m.lower | m.slash == 0) && (K != 0 || m.cr == 0));
+    m.both = 0;
+    if K != 2 {
+        m.lower = 0;
+        m.slash = 0;
+    }
+    if K == 0 {
+        m.cr = 0;
+    }
+    m
+}
+
+/// `generic::flatten_scalar` with the newline flag of the pieces whose end bit is in `flags`
+/// set in the same store (setting it afterwards, a byte store into a slot the compiler had
+/// just written with a vector store, waited for that store on every window with a newline).
+/// Volatile stores: else LLVM packs each eight values into a vector with `vpinsrd`, a serial
+/// chain slower than the eight stores.
+#[inline(always)]
+fn flatten_flagged_scalar(out: &mut [u32], len: &mut usize, base: u32, bits: u64, flags: u64) {
+    if flags == 0 {
+        flatten_steps::<false>(out, len, base, bits, 0);
+    } else {
+        flatten_steps::<true>(out, len, base, bits, flags);
+    }
+}
+
+/// [`flatten_flagged_scalar`], the flags read only when `FLAGS`.
+#[inline(always)]
+fn flatten_steps<const FLAGS: bool>(
+    out: &mut [u32],
+    len: &mut usize,
+    base: u32,
+    mut bits: u64,
+    flags: u64,
+) {
+    let count = bits.count_ones() as usize;
+    let mut i = *len;
+    let end = i + count;
+    // Whole steps of eight from `*len`: every write is below `*len + 64`.
+    assert!(*len + 64 <= out.len(), "span buffer without slack");
+    let dst = out.as_mut_ptr();
+    while i < end {
+        for _ in 0..8 {
+            let b = bits.trailing_zeros();
+            // Bit 0 of `flags >> b` to bit 31 (past the last piece `b` is 64: any value, the
+            // slot is slack).
+            let flag = if FLAGS {
+                ((flags >> (b & 63)) as u32) << 31
+            } else {
+                0
+            };
+            // SAFETY: `i < *len + 64 <= out.len()` (checked above): the loop stops at the
+            // first multiple of eight steps that reaches `end <= *len + 64`; `dst` is `out`'s,
+            // which is borrowed mutably for this whole function.
+            unsafe { dst.add(i).write_volatile((base + b) | flag) };
+            bits &= bits.wrapping_sub(1);
+            i += 1;
+        }
+    }
+    *len = end;
 }
 
 /// One 64-byte block of a window of characters.
@@ -916,22 +983,28 @@ unsafe fn wide_window<C: GptClassify, const K: u8>(
     }
     let after_nl = win.nl << 1;
     let flags = (after_nl | (!emit).wrapping_add(after_nl & !emit)) & emit;
-    let first = out.len;
     let mut next = pos;
     for b in blocks {
         let c = b.lead.count_ones();
-        let part = (emit >> b.first) & if c >= 64 { !0 } else { (1u64 << c) - 1 };
+        let chars = if c >= 64 { !0 } else { (1u64 << c) - 1 };
+        let part = (emit >> b.first) & chars;
         // SAFETY: forwarded from this function's contract.
         let bytes = unsafe { C::deposit(part, b.lead) };
         if bytes == 0 {
             continue;
         }
+        let fpart = (flags >> b.first) & chars;
+        let fbytes = if fpart == 0 {
+            0
+        } else {
+            // SAFETY: forwarded from this function's contract.
+            unsafe { C::deposit(fpart, b.lead) }
+        };
         let base = pos + b.off;
         // SAFETY: forwarded from this function's contract; at most 63 pieces per window.
-        unsafe { C::flatten(&mut out.ends, &mut out.len, base as u32, bytes) };
+        unsafe { C::flatten_flagged(&mut out.ends, &mut out.len, base as u32, bytes, fbytes) };
         next = base + 63 - bytes.leading_zeros() as usize;
     }
-    mark_newlines(&mut out.ends[first..], emit, flags);
     Ok(next)
 }
 
@@ -1046,6 +1119,17 @@ mod x86 {
     struct Sse42;
     struct Avx2;
     struct Avx512;
+
+    /// The byte indices 0..63, compressed by the AVX-512 flatten.
+    const IOTA: [u8; 64] = {
+        let mut t = [0u8; 64];
+        let mut i = 0;
+        while i < 64 {
+            t[i] = i as u8;
+            i += 1;
+        }
+        t
+    };
 
     impl GptClassify for Sse42 {
         #[inline(always)]
@@ -1252,28 +1336,30 @@ mod x86 {
         }
 
         /// Compress the byte indices 0..63 by the mask (VBMI2, in a register), then widen
-        /// sixteen at a time to u32 and add `base` (as the BERT finder's AVX-512 flatten).
+        /// sixteen at a time to u32, add `base` and set the flags (`pext` of `flags` by
+        /// `bits`: bit k for piece k) in the same stores (a byte store into a slot just
+        /// written by a 64-byte store cannot be forwarded: it waited for the store).
         #[inline(always)]
-        unsafe fn flatten(out: &mut [u32], len: &mut usize, base: u32, bits: u64) {
-            const IOTA: [u8; 64] = {
-                let mut t = [0u8; 64];
-                let mut i = 0;
-                while i < 64 {
-                    t[i] = i as u8;
-                    i += 1;
-                }
-                t
-            };
+        unsafe fn flatten_flagged(
+            out: &mut [u32],
+            len: &mut usize,
+            base: u32,
+            bits: u64,
+            flags: u64,
+        ) {
             let count = bits.count_ones() as usize;
             assert!(*len + 64 <= out.len(), "span buffer without slack");
-            // SAFETY: the caller guarantees AVX-512F/BW/VBMI2 (contract of
-            // `GptClassify::flatten`); the IOTA load reads its 64 bytes; each store writes 16
+            // SAFETY: the caller guarantees AVX-512F/BW/VBMI2 and BMI2 (contract of
+            // `GptClassify::flatten_flagged`); the IOTA load reads its 64 bytes; each store writes 16
             // u32 at `*len + 16 * k` for `16 * k < count <= 64`, so below
             // `*len + 64 <= out.len()` (checked above).
             unsafe {
                 let idx =
                     _mm512_maskz_compress_epi8(bits, _mm512_loadu_si512(IOTA.as_ptr().cast()));
+                // Bit k: piece k's end holds a newline flag.
+                let nl = _pext_u64(flags, bits);
                 let base_v = _mm512_set1_epi32(base as i32);
+                let flag_v = _mm512_set1_epi32(i32::MIN);
                 let dst = out.as_mut_ptr().add(*len);
                 let mut k = 0;
                 while 16 * k < count {
@@ -1284,6 +1370,7 @@ mod x86 {
                         _ => _mm512_extracti32x4_epi32::<3>(idx),
                     };
                     let wide = _mm512_add_epi32(_mm512_cvtepu8_epi32(part), base_v);
+                    let wide = _mm512_mask_or_epi32(wide, (nl >> (16 * k)) as u16, wide, flag_v);
                     _mm512_storeu_si512(dst.add(16 * k).cast(), wide);
                     k += 1;
                 }

@@ -1531,3 +1531,77 @@ fn a_forced_scanner_level_reaches_the_gpt_finder() {
         }
     }
 }
+
+/// The finder's own output from piece starts of `input`, at every level: each reported piece
+/// is the reference's next piece, and its newline flag (`GptSpans`) says exactly whether the
+/// piece holds a `\n` (a missing flag loses line ends; a flag on a piece without one would go
+/// unseen through `PieceRun::each`, which looks for the `\n` itself, hence this check).
+fn check_finder_spans(input: &[u8], step: usize) {
+    use tokstream::scan::Level;
+    use tokstream::scan::gpt::{GptFinder, GptKind, GptSpans};
+    for p in PATTERNS {
+        let kind = match p {
+            GptPattern::Gpt2 => GptKind::Gpt2,
+            GptPattern::Cl100k => GptKind::Cl100k,
+            GptPattern::O200k => GptKind::O200k,
+        };
+        let want = pieces_of(&events_at(p, Level::Reference, input, input.len()).unwrap());
+        let starts: std::collections::HashMap<usize, usize> =
+            want.iter().enumerate().map(|(k, &(a, _))| (a, k)).collect();
+        for &level in Level::ALL {
+            let Some(finder) = GptFinder::with_level(level) else {
+                continue;
+            };
+            if !finder.is_active() {
+                continue;
+            }
+            let mut spans = GptSpans::default();
+            for (k0, &(s0, _)) in want.iter().enumerate().step_by(step.max(1)) {
+                let stop = finder.find(&input[s0..], kind, &mut spans);
+                let mut start = s0;
+                for (j, &v) in spans.ends[..spans.len].iter().enumerate() {
+                    let end = s0 + (v & 0x7FFF_FFFF) as usize;
+                    assert_eq!(
+                        want.get(k0 + j),
+                        Some(&(start, end)),
+                        "{p:?} level {level} from {s0}: piece {j}"
+                    );
+                    let nl = input[start..end].contains(&b'\n');
+                    assert_eq!(
+                        v >> 31 == 1,
+                        nl,
+                        "{p:?} level {level} from {s0}: newline flag of piece {j} {:?}",
+                        String::from_utf8_lossy(&input[start..end])
+                    );
+                    start = end;
+                }
+                assert_eq!(stop.end, start - s0, "{p:?} level {level} from {s0}");
+                assert!(start == input.len() || starts.contains_key(&start));
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn finder_spans_and_newline_flags_are_exact(
+        ascii in long_ascii_text(),
+        cjk in long_cjk_text(),
+        nl in prop::collection::vec(prop::sample::select(vec!["\n", "\n\n", "a\n", " \n ", "\r\n", "x\ny ", "中\n", "  ", "ab", ", "]), 0..200),
+    ) {
+        check_finder_spans(&ascii, 1);
+        check_finder_spans(&cjk, 1);
+        check_finder_spans(nl.concat().as_bytes(), 1);
+    }
+}
+
+#[test]
+fn finder_spans_and_newline_flags_are_exact_on_the_corpus() {
+    for name in CORPUS {
+        let input = text(name);
+        let n = input.len().min(40_000);
+        check_finder_spans(&input[..n], 97);
+    }
+}
