@@ -497,12 +497,12 @@ impl Bpe {
     }
 
     /// Encode the pieces of `run` (windows of the GPT finder) through `cache`, appending
-    /// their tokens to `out`. With `LINES`, `hand_over(out, true)` is called after the tokens
-    /// of each piece holding a `\n`, once per `\n`, so that the caller can hand over the
-    /// tokens before the line end. Without, the run's newline flags are not looked at (a
-    /// branch per piece that mispredicts on every line end) and `hand_over(out, false)` is
-    /// called whenever `out` holds [`RUN_HAND_OVER`] tokens or more, so that it stays in the
-    /// L1 cache. Returns the number of tokens appended in all. (Starting the probes of a group
+    /// their tokens to `out`. With `LINES`, `hand_over(out)` is called after the tokens of
+    /// each piece holding a `\n`, once per `\n`, so that the caller can hand over the tokens
+    /// and then report the line end. Without, the run's newline flags are not looked at (a
+    /// branch per piece that mispredicts on every line end) and `hand_over(out)` is called
+    /// whenever `out` holds [`RUN_HAND_OVER`] tokens or more, so that it stays in the L1
+    /// cache. Returns the number of tokens appended in all. (Starting the probes of a group
     /// of pieces before resolving them, as WordPiece does, was measured: more instructions
     /// and no gain here; docs/performance.md.)
     #[inline]
@@ -511,7 +511,7 @@ impl Bpe {
         run: &PieceRun<'_>,
         cache: &mut BpeCache,
         out: &mut Vec<Token>,
-        mut hand_over: impl FnMut(&mut Vec<Token>, bool) -> Result<(), E>,
+        mut hand_over: impl FnMut(&mut Vec<Token>) -> Result<(), E>,
     ) -> Result<u64, E> {
         let text = run.text;
         let mut tokens = 0u64;
@@ -525,14 +525,14 @@ impl Bpe {
                 // Short pieces: a plain loop costs less than setting up `memchr`.
                 for &b in &text[s..e] {
                     if b == b'\n' {
-                        hand_over(out, true)?;
+                        hand_over(out)?;
                     }
                 }
                 // `hand_over` may have cleared `out`.
                 before = out.len();
             } else if !LINES && out.len() >= RUN_HAND_OVER {
                 tokens += (out.len() - before) as u64;
-                hand_over(out, false)?;
+                hand_over(out)?;
                 before = out.len();
             }
             s = e;

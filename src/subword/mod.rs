@@ -157,7 +157,7 @@ impl Model {
         tokens.clear();
         stats.pieces += run.len() as u64;
         stats.tokens += if out.needs_line_ends() {
-            b.encode_run::<true, _>(run, &mut scratch.pieces, tokens, |tokens, _| {
+            b.encode_run::<true, _>(run, &mut scratch.pieces, tokens, |tokens| {
                 if !tokens.is_empty() {
                     out.tokens(tokens)?;
                     tokens.clear();
@@ -165,7 +165,7 @@ impl Model {
                 out.line_end()
             })?
         } else {
-            b.encode_run::<false, _>(run, &mut scratch.pieces, tokens, |tokens, _| {
+            b.encode_run::<false, _>(run, &mut scratch.pieces, tokens, |tokens| {
                 out.tokens(tokens)?;
                 tokens.clear();
                 Ok::<(), crate::Error>(())
