@@ -89,6 +89,25 @@ pub struct KeyMap {
     max_len: usize,
 }
 
+/// `PREFIX_MASKS[n]`: the low `n` bytes of a 16-byte key as two little-endian words (a table:
+/// a 128-bit shift is a dozen instructions).
+pub(crate) const PREFIX_MASKS: [[u64; 2]; INLINE + 1] = {
+    let mut m = [[0u64; 2]; INLINE + 1];
+    let mut n = 1;
+    while n <= INLINE {
+        m[n][0] = if n >= 8 { u64::MAX } else { (1 << (8 * n)) - 1 };
+        m[n][1] = if n >= 16 {
+            u64::MAX
+        } else if n > 8 {
+            (1 << (8 * (n - 8))) - 1
+        } else {
+            0
+        };
+        n += 1;
+    }
+    m
+};
+
 /// A key of at most [`INLINE`] bytes, packed for comparison.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Packed {
@@ -136,26 +155,9 @@ impl Packed {
     #[inline(always)]
     pub fn at(text: &[u8], s: usize, n: usize) -> Packed {
         debug_assert!((1..=INLINE).contains(&n) && s + n <= text.len());
-        // MASKS[n]: the low `n` bytes of 16 (a table: a 128-bit shift is a dozen instructions).
-        const MASKS: [[u64; 2]; INLINE + 1] = {
-            let mut m = [[0u64; 2]; INLINE + 1];
-            let mut n = 1;
-            while n <= INLINE {
-                m[n][0] = if n >= 8 { u64::MAX } else { (1 << (8 * n)) - 1 };
-                m[n][1] = if n >= 16 {
-                    u64::MAX
-                } else if n > 8 {
-                    (1 << (8 * (n - 8))) - 1
-                } else {
-                    0
-                };
-                n += 1;
-            }
-            m
-        };
         match text.get(s..s + 16) {
             Some(w) => {
-                let [m_lo, m_hi] = MASKS[n];
+                let [m_lo, m_hi] = PREFIX_MASKS[n];
                 Packed {
                     lo: u64::from_le_bytes(w[..8].try_into().unwrap()) & m_lo,
                     hi: u64::from_le_bytes(w[8..].try_into().unwrap()) & m_hi,

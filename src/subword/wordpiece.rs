@@ -18,7 +18,7 @@ use crate::rules::{ASCII_BUF, AsciiBatch};
 use crate::scan::utf8::sequence_len;
 use crate::stats::Stats;
 use crate::subword::Vocab;
-use crate::subword::keymap::{INLINE, KeyMap, Packed, SlotRef};
+use crate::subword::keymap::{INLINE, KeyMap, PREFIX_MASKS, Packed, SlotRef};
 
 /// Settings of a WordPiece model.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -474,24 +474,6 @@ const KEY_MASKS: [[u64; 2]; INLINE + 2] = {
     let mut n = 0;
     while n <= INLINE {
         m[n] = PREFIX_MASKS[n];
-        n += 1;
-    }
-    m
-};
-
-/// `PREFIX_MASKS[n]`: the low `n` bytes of a 16-byte key as two little-endian words.
-const PREFIX_MASKS: [[u64; 2]; INLINE + 1] = {
-    let mut m = [[0u64; 2]; INLINE + 1];
-    let mut n = 1;
-    while n <= INLINE {
-        m[n][0] = if n >= 8 { u64::MAX } else { (1 << (8 * n)) - 1 };
-        m[n][1] = if n >= 16 {
-            u64::MAX
-        } else if n > 8 {
-            (1 << (8 * (n - 8))) - 1
-        } else {
-            0
-        };
         n += 1;
     }
     m
