@@ -82,6 +82,18 @@ pub fn run_rules<R: Read, S: PieceSink + ?Sized>(
         last_byte = *chunk.last().unwrap_or(&last_byte);
         rules.feed(chunk, sink)?;
     }
+    finish_run(rules, sink, stats, last_byte, t0)
+}
+
+/// The end of a sequential run: finish the engine, end a last line without `\n`, take the
+/// replacement counts and the time.
+fn finish_run<S: PieceSink + ?Sized>(
+    mut rules: Splitter,
+    sink: &mut S,
+    mut stats: Stats,
+    last_byte: u8,
+    t0: Instant,
+) -> crate::Result<Stats> {
     rules.finish(sink)?;
     if last_byte != b'\n' {
         // A last line without '\n' ends with the stream.
@@ -101,7 +113,7 @@ pub fn run_rules_bytes<S: PieceSink + ?Sized>(
     sink: &mut S,
 ) -> crate::Result<Stats> {
     let t0 = Instant::now();
-    let mut stats = Stats {
+    let stats = Stats {
         bytes: text.len() as u64,
         lines: memchr::memchr_iter(b'\n', text).count() as u64,
         ..Stats::default()
@@ -109,15 +121,7 @@ pub fn run_rules_bytes<S: PieceSink + ?Sized>(
     if !text.is_empty() {
         rules.feed(text, sink)?;
     }
-    rules.finish(sink)?;
-    if text.last().is_some_and(|&b| b != b'\n') {
-        // A last line without '\n' ends with the text.
-        stats.lines += 1;
-        sink.line_end(stats.bytes)?;
-    }
-    (stats.replaced, stats.first_replaced) = rules.replaced();
-    stats.seconds = t0.elapsed().as_secs_f64();
-    Ok(stats)
+    finish_run(rules, sink, stats, *text.last().unwrap_or(&b'\n'), t0)
 }
 
 /// `tokstream split`: pieces of `input` under `rules`, written by `writer`.

@@ -1115,21 +1115,11 @@ mod x86 {
 
     use super::{GptClassify, GptHigh, GptKind, GptMasks, GptSpans, GptStop, find_with};
     use crate::scan::Level;
+    use crate::scan::x86_64::IOTA;
 
     struct Sse42;
     struct Avx2;
     struct Avx512;
-
-    /// The byte indices 0..63, compressed by the AVX-512 flatten.
-    const IOTA: [u8; 64] = {
-        let mut t = [0u8; 64];
-        let mut i = 0;
-        while i < 64 {
-            t[i] = i as u8;
-            i += 1;
-        }
-        t
-    };
 
     impl GptClassify for Sse42 {
         #[inline(always)]

@@ -21,6 +21,17 @@ use super::class::{NIBBLE_HI, NIBBLE_LO, NIBBLE_PUNCT, NIBBLE_WS};
 use super::generic::{self, BlockMasks, Classify, Utf8Masks};
 use super::{CharTable, Spans};
 
+/// The byte indices 0..63, compressed by the AVX-512 flattens (here and in the GPT finder).
+pub(super) const IOTA: [u8; 64] = {
+    let mut t = [0u8; 64];
+    let mut i = 0;
+    while i < 64 {
+        t[i] = i as u8;
+        i += 1;
+    }
+    t
+};
+
 // Every level also needs the bit instructions of its CPU generation (popcnt with SSE4.2;
 // BMI1/BMI2/LZCNT with AVX2): the mask walk counts and scans bits all the time.
 
@@ -218,15 +229,6 @@ impl Classify for Avx512 {
     /// memory is slow on some CPUs), then widen sixteen at a time to u32 and add `base`.
     #[inline(always)]
     unsafe fn flatten(out: &mut [u32], len: &mut usize, base: u32, bits: u64) {
-        const IOTA: [u8; 64] = {
-            let mut t = [0u8; 64];
-            let mut i = 0;
-            while i < 64 {
-                t[i] = i as u8;
-                i += 1;
-            }
-            t
-        };
         let count = bits.count_ones() as usize;
         assert!(*len + 64 <= out.len(), "span buffer without slack");
         // SAFETY: the caller guarantees AVX-512F/BW/VBMI2 (contract of `Classify::flatten`);

@@ -331,8 +331,8 @@ impl Bpe {
                 }
             }
         }
+        let lane_keys = pairs.iter().all(|m| m.2 < 1 << 25);
         let pairs = PairTable::new(&pairs, n);
-        let lane_keys = pairs.max_rank() < 1 << 25;
         let mut bpe = Bpe {
             name: name.to_string(),
             pattern,

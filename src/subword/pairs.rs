@@ -33,20 +33,24 @@ pub(crate) const NO_MERGE: Merge = u64::MAX;
 #[derive(Clone, Debug)]
 pub(crate) enum PairTable {
     /// Packed open addressing (see the module doc).
-    Packed {
-        slots: Box<[u64]>,
-        /// `64 - log2(slots.len())`: the hash's top bits index the table.
-        shift: u32,
-        /// Merged id by rank; empty when every merge's id is its rank (tiktoken files).
-        ids: Box<[u32]>,
-        /// Blocked Bloom filter of the keys: [`filter_bits`] of a key are all set in
-        /// `filter[filter_word(key)]` if the key is in the table.
-        filter: Box<[u64]>,
-        /// `64 - log2(filter.len())`.
-        filter_shift: u32,
-    },
+    Packed(PackedPairs),
     /// Any ids and ranks.
     Map(FxHashMap<u64, u64>),
+}
+
+/// The packed table and its filter.
+#[derive(Clone, Debug)]
+pub(crate) struct PackedPairs {
+    slots: Box<[u64]>,
+    /// `64 - log2(slots.len())`: the hash's top bits index the table.
+    shift: u32,
+    /// Merged id by rank; empty when every merge's id is its rank (tiktoken files).
+    ids: Box<[u32]>,
+    /// Blocked Bloom filter of the keys: the [`filter_bits`] of a key's [`filter_hash`] are
+    /// all set in word [`word_index`] if the key is in the table.
+    filter: Box<[u64]>,
+    /// `64 - log2(filter.len())`.
+    filter_shift: u32,
 }
 
 #[inline(always)]
@@ -86,17 +90,36 @@ impl PairTable {
             && merges.iter().all(|&(a, b, rank, _)| {
                 (a.max(b) as usize) < tokens && u64::from(rank) < RANK_LIMIT
             });
-        if !fits {
-            let mut map = FxHashMap::default();
-            map.reserve(merges.len());
-            for &(a, b, rank, id) in merges {
-                map.insert(
-                    u64::from(a) << 32 | u64::from(b),
-                    u64::from(rank) << 32 | u64::from(id),
-                );
-            }
-            return PairTable::Map(map);
+        if fits {
+            return PairTable::Packed(PackedPairs::new(merges));
         }
+        let mut map = FxHashMap::default();
+        map.reserve(merges.len());
+        for &(a, b, rank, id) in merges {
+            map.insert(
+                u64::from(a) << 32 | u64::from(b),
+                u64::from(rank) << 32 | u64::from(id),
+            );
+        }
+        PairTable::Map(map)
+    }
+
+    /// `rank << 32 | id` of merging `a` and `b`, or [`NO_MERGE`].
+    #[inline(always)]
+    pub(crate) fn get(&self, a: u32, b: u32) -> Merge {
+        match self {
+            PairTable::Packed(t) => t.get(a, b),
+            PairTable::Map(map) => map
+                .get(&(u64::from(a) << 32 | u64::from(b)))
+                .copied()
+                .unwrap_or(NO_MERGE),
+        }
+    }
+}
+
+impl PackedPairs {
+    /// The packed table of `merges`, whose ids and ranks fit the slot's fields.
+    fn new(merges: &[(u32, u32, u32, u32)]) -> PackedPairs {
         let size = (merges.len() * 2).next_power_of_two().max(16);
         let shift = 64 - size.trailing_zeros();
         let mut slots = vec![EMPTY; size].into_boxed_slice();
@@ -127,7 +150,7 @@ impl PairTable {
             }
             ids.into_boxed_slice()
         };
-        PairTable::Packed {
+        PackedPairs {
             slots,
             shift,
             ids,
@@ -136,60 +159,32 @@ impl PairTable {
         }
     }
 
-    /// `rank << 32 | id` of merging `a` and `b`, or [`NO_MERGE`].
     #[inline(always)]
-    pub(crate) fn get(&self, a: u32, b: u32) -> Merge {
-        match self {
-            PairTable::Packed {
-                slots,
-                shift,
-                ids,
-                filter,
-                filter_shift,
-            } => {
-                debug_assert!((a | b) < (1 << ID_BITS) - 1, "ids below `tokens`");
-                let key = pair_key(a, b);
-                let h = filter_hash(key);
-                let bits = filter_bits(h);
-                if filter[word_index(h, *filter_shift)] & bits != bits {
-                    return NO_MERGE;
-                }
-                let mask = slots.len() - 1;
-                let mut i = home(key, *shift);
-                loop {
-                    let s = slots[i];
-                    if s & KEY_MASK == key {
-                        let rank = s >> (2 * ID_BITS);
-                        let id = if ids.is_empty() {
-                            rank
-                        } else {
-                            u64::from(ids[rank as usize])
-                        };
-                        return rank << 32 | id;
-                    }
-                    if s == EMPTY {
-                        return NO_MERGE;
-                    }
-                    i = (i + 1) & mask;
-                }
-            }
-            PairTable::Map(map) => map
-                .get(&(u64::from(a) << 32 | u64::from(b)))
-                .copied()
-                .unwrap_or(NO_MERGE),
+    fn get(&self, a: u32, b: u32) -> Merge {
+        debug_assert!((a | b) < (1 << ID_BITS) - 1, "ids below `tokens`");
+        let key = pair_key(a, b);
+        let h = filter_hash(key);
+        let bits = filter_bits(h);
+        if self.filter[word_index(h, self.filter_shift)] & bits != bits {
+            return NO_MERGE;
         }
-    }
-
-    /// The highest rank of any merge (0 when there is none).
-    pub(crate) fn max_rank(&self) -> u64 {
-        match self {
-            PairTable::Packed { slots, .. } => slots
-                .iter()
-                .filter(|&&s| s != EMPTY)
-                .map(|&s| s >> (2 * ID_BITS))
-                .max()
-                .unwrap_or(0),
-            PairTable::Map(map) => map.values().map(|&m| m >> 32).max().unwrap_or(0),
+        let mask = self.slots.len() - 1;
+        let mut i = home(key, self.shift);
+        loop {
+            let s = self.slots[i];
+            if s & KEY_MASK == key {
+                let rank = s >> (2 * ID_BITS);
+                let id = if self.ids.is_empty() {
+                    rank
+                } else {
+                    u64::from(self.ids[rank as usize])
+                };
+                return rank << 32 | id;
+            }
+            if s == EMPTY {
+                return NO_MERGE;
+            }
+            i = (i + 1) & mask;
         }
     }
 }
@@ -223,7 +218,7 @@ mod tests {
                 merges.push((a, b, rank, if identity { rank } else { 7 }));
             }
             let table = PairTable::new(&merges, 1 << 19);
-            assert!(matches!(table, PairTable::Packed { .. }));
+            assert!(matches!(table, PairTable::Packed(_)));
             let mut map = FxHashMap::default();
             for &(a, b, rank, id) in &merges {
                 map.insert((a, b), u64::from(rank) << 32 | u64::from(id));
@@ -258,7 +253,7 @@ mod tests {
         ));
         assert!(matches!(
             PairTable::new(&[(1, 2, 3, 3)], 10),
-            PairTable::Packed { .. }
+            PairTable::Packed(_)
         ));
     }
 }

@@ -206,16 +206,7 @@ fn normalized_text_respects_norm_cap_on_every_level() {
 /// the table treats as a single, was reported as a word under bert-cased.
 #[test]
 fn table_characters_match_the_reference_in_every_setting() {
-    use tokstream::rules::{BertConfig, BertSplitter, Piece, PieceKind, PieceSink};
-    type Rec = (u64, u64, Vec<u8>, usize, PieceKind);
-    struct Recs(Vec<Rec>);
-    impl PieceSink for Recs {
-        fn piece(&mut self, p: &Piece<'_>) -> tokstream::Result<()> {
-            self.0
-                .push((p.start, p.end, p.normalized.to_vec(), p.chars, p.kind));
-            Ok(())
-        }
-    }
+    use tokstream::rules::BertConfig;
     let input = "豈 中 中文，ａｂ１２３ Ａ１b２ │x│ “quoted” 。、· １９９８年 \u{4dff}\u{4e00}\u{9fff}\u{a000} \
                  ｗｏｒｄ，ＷＯＲＤ！ é Ｘ\n"
         .repeat(3);
@@ -231,27 +222,59 @@ fn table_characters_match_the_reference_in_every_setting() {
             ..BertConfig::cased()
         },
     ];
-    for base in settings {
-        for cap in [0, 1, 2, 3, 1000] {
+    bert_levels_match_the_reference(&input, &settings, &[0, 1, 2, 3, 1000], &[usize::MAX]);
+}
+
+/// Every level's BERT pieces (offsets, normalized text, alignment, character count, kind)
+/// equal the reference scanner's on `input`, for each of `settings` with each normalization
+/// cap of `caps`, fed in chunks of each size of `chunks`.
+fn bert_levels_match_the_reference(
+    input: &str,
+    settings: &[tokstream::rules::BertConfig],
+    caps: &[usize],
+    chunks: &[usize],
+) {
+    use tokstream::rules::{BertConfig, BertSplitter, Piece, PieceKind, PieceSink};
+    type Rec = (u64, u64, Vec<u8>, Vec<(u64, u64)>, usize, PieceKind);
+    struct Recs(Vec<Rec>);
+    impl PieceSink for Recs {
+        fn piece(&mut self, p: &Piece<'_>) -> tokstream::Result<()> {
+            self.0.push((
+                p.start,
+                p.end,
+                p.normalized.to_vec(),
+                p.align.to_vec(),
+                p.chars,
+                p.kind,
+            ));
+            Ok(())
+        }
+    }
+    for &base in settings {
+        for &cap in caps {
             let cfg = BertConfig {
                 norm_cap: cap,
                 ..base
             };
-            let run = |s: Scanner| {
-                let mut rules = BertSplitter::with_scanner(cfg, s);
-                let mut out = Recs(Vec::new());
-                rules.feed(input.as_bytes(), &mut out).unwrap();
-                rules.finish(&mut out).unwrap();
-                out.0
-            };
-            let want = run(reference().unwrap());
-            for s in levels() {
-                let got = run(s);
-                assert!(
-                    got == want,
-                    "level {} {cfg:?}:\n{got:?}\n{want:?}",
-                    s.level()
-                );
+            for &chunk in chunks {
+                let run = |s: Scanner| {
+                    let mut rules = BertSplitter::with_scanner(cfg, s);
+                    let mut out = Recs(Vec::new());
+                    for c in input.as_bytes().chunks(chunk) {
+                        rules.feed(c, &mut out).unwrap();
+                    }
+                    rules.finish(&mut out).unwrap();
+                    out.0
+                };
+                let want = run(reference().unwrap());
+                for s in levels() {
+                    let got = run(s);
+                    assert!(
+                        got == want,
+                        "level {} chunk {chunk} {cfg:?}:\n{got:?}\n{want:?}",
+                        s.level()
+                    );
+                }
             }
         }
     }
@@ -336,22 +359,7 @@ fn every_level_encodes_like_the_reference_under_other_wordpiece_settings() {
 /// characters that keep themselves and with deleted ones.
 #[test]
 fn one_to_one_normalizations_match_the_reference_in_every_setting() {
-    use tokstream::rules::{BertConfig, BertSplitter, Piece, PieceKind, PieceSink};
-    type Rec = (u64, u64, Vec<u8>, Vec<(u64, u64)>, usize, PieceKind);
-    struct Recs(Vec<Rec>);
-    impl PieceSink for Recs {
-        fn piece(&mut self, p: &Piece<'_>) -> tokstream::Result<()> {
-            self.0.push((
-                p.start,
-                p.end,
-                p.normalized.to_vec(),
-                p.align.to_vec(),
-                p.chars,
-                p.kind,
-            ));
-            Ok(())
-        }
-    }
+    use tokstream::rules::BertConfig;
     let input = "がぎぐげご ガギグ かがか xがy ÉCOLE École naïve Ａｂｃ ａＢ１ \
                  が\u{200B}が が\u{301}か ÀÉÎ中Ü ひらがなガ。カタカナ ｶﾞ Ǆ ǅ ß ẞ İ\n"
         .repeat(2);
@@ -367,34 +375,7 @@ fn one_to_one_normalizations_match_the_reference_in_every_setting() {
             ..BertConfig::uncased()
         },
     ];
-    for base in settings {
-        for cap in [0, 1, 2, 3, 5, 1000] {
-            let cfg = BertConfig {
-                norm_cap: cap,
-                ..base
-            };
-            for chunk in [1, 5, 1 << 20] {
-                let run = |s: Scanner| {
-                    let mut rules = BertSplitter::with_scanner(cfg, s);
-                    let mut out = Recs(Vec::new());
-                    for c in input.as_bytes().chunks(chunk) {
-                        rules.feed(c, &mut out).unwrap();
-                    }
-                    rules.finish(&mut out).unwrap();
-                    out.0
-                };
-                let want = run(reference().unwrap());
-                for s in levels() {
-                    let got = run(s);
-                    assert!(
-                        got == want,
-                        "level {} chunk {chunk} {cfg:?}:\n{got:?}\n{want:?}",
-                        s.level()
-                    );
-                }
-            }
-        }
-    }
+    bert_levels_match_the_reference(&input, &settings, &[0, 1, 2, 3, 5, 1000], &[1, 5, 1 << 20]);
 }
 
 /// The batch encoder's per-group token buffer, its home-slot check and its long-word keys
